@@ -1,0 +1,213 @@
+"""Parse rule text into :class:`rulelang.nodes.File`.
+
+Input: a :class:`~rulelang.source.Source`. Output: the file's nodes and a list
+of syntax diagnostics. When the file does not parse, each top-level block (a
+line at column 0 and the indented lines below it) is parsed on its own, so one
+run reports the syntax errors of every block, not only the first.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from importlib import resources
+from typing import Any
+
+import lark
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.indenter import DedentError, Indenter
+
+from rulelang import nodes as n
+from rulelang.errors import Diagnostic
+from rulelang.source import Source, Span
+from rulelang.syntax.builder import Builder
+from rulelang.syntax.catalogue import CATALOGUE, describe_expected
+
+
+class RuleIndenter(Indenter):
+    """Turn leading whitespace into INDENT/DEDENT tokens, as Python does."""
+
+    NL_type = "_NL"
+    OPEN_PAREN_types = ["LPAR", "LSQB", "LBRACE"]
+    CLOSE_PAREN_types = ["RPAR", "RSQB", "RBRACE"]
+    INDENT_type = "_INDENT"
+    DEDENT_type = "_DEDENT"
+    tab_len = 8
+
+
+def grammar_text() -> str:
+    return resources.files("rulelang.syntax").joinpath("rules.lark").read_text(encoding="utf-8")
+
+
+@functools.cache
+def parser(strict: bool = False) -> lark.Lark:
+    """Return the LALR parser (built once per process)."""
+    return lark.Lark(
+        grammar_text(),
+        parser="lalr",
+        postlex=RuleIndenter(),
+        start=["file", "cell"],
+        propagate_positions=True,
+        maybe_placeholders=False,
+        strict=strict,
+        cache=False,
+    )
+
+
+_TOP_LEVEL = re.compile(r"^(?=\S)(?!#)", re.MULTILINE)
+
+
+def _blocks(text: str) -> list[tuple[int, int]]:
+    """Split ``text`` into top-level blocks: ``(start, end)`` offsets."""
+    starts = [m.start() for m in _TOP_LEVEL.finditer(text)]
+    return [(s, starts[i + 1] if i + 1 < len(starts) else len(text)) for i, s in enumerate(starts)]
+
+
+def _masked(text: str, start: int, end: int) -> str:
+    """Keep only ``text[start:end]``, blanking the rest so offsets stay true."""
+    before = "".join(c if c == "\n" else " " for c in text[:start])
+    body = text[start:end]
+    return before + body + ("" if body.endswith("\n") else "\n")
+
+
+def _syntax_diagnostic(source: Source, err: Exception, text: str) -> Diagnostic:
+    """Turn a lark error into a positioned, friendly diagnostic."""
+    if isinstance(err, DedentError):
+        # lark gives no position; find the first line whose indentation matches no enclosing block
+        return Diagnostic(
+            code="RL0101",
+            message="this line's indentation does not match any enclosing block",
+            span=_bad_dedent_span(source, text),
+            hint="indent the lines of a block by the same amount (4 spaces is usual)",
+        )
+    assert isinstance(err, UnexpectedInput)
+    pos = err.pos_in_stream if err.pos_in_stream is not None else len(text)
+    if isinstance(err, UnexpectedToken) and err.token.type == "$END":
+        pos = len(text.rstrip())
+    pos = min(pos, len(source.text))
+    length = 1
+    if isinstance(err, UnexpectedToken) and err.token.end_pos is not None and err.token.type not in {"_NL", "_DEDENT", "_INDENT", "$END"}:
+        length = max(1, err.token.end_pos - pos)
+    span = Span(source, pos, min(pos + length, len(source.text)))
+    label = None
+    try:
+        label = err.match_examples(_parse_for_examples, CATALOGUE, use_accepts=True)
+    except Exception:  # noqa: BLE001 - the catalogue is a hint; a failure there must not hide the error
+        label = None
+    if label is not None:
+        message, hint = label
+        return Diagnostic(code="RL0100", message=message, span=span, hint=hint)
+    if isinstance(err, UnexpectedCharacters):
+        ch = text[pos] if pos < len(text) else "end of file"
+        return Diagnostic(code="RL0100", message=f"unexpected character {ch!r}", span=span)
+    if isinstance(err, UnexpectedToken):
+        found = _describe_token(err.token)
+        expected = describe_expected(err.accepts or err.expected, _terminal_text)
+        return Diagnostic(code="RL0100", message=f"unexpected {found}; expected {expected}", span=span)
+    if isinstance(err, UnexpectedEOF):
+        return Diagnostic(code="RL0100", message="unexpected end of file", span=span)
+    return Diagnostic(code="RL0100", message="syntax error", span=span)
+
+
+def _bad_dedent_span(source: Source, text: str) -> Span:
+    stack = [0]
+    offset = 0
+    for line in text.splitlines(keepends=True):
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#"):
+            indent = len(line) - len(line.lstrip(" \t"))
+            if indent > stack[-1]:
+                stack.append(indent)
+            else:
+                while indent < stack[-1]:
+                    stack.pop()
+                if indent != stack[-1]:
+                    return Span(source, offset, offset + indent + 1)
+        offset += len(line)
+    return Span(source, 0, 1)
+
+
+def _terminal_text(name: str) -> str | None:
+    try:
+        pattern = parser().get_terminal(name).pattern
+    except KeyError:
+        return None
+    return pattern.value if pattern.type == "str" else None
+
+
+def _describe_token(tok: lark.Token) -> str:
+    names = {"_NL": "end of line", "_INDENT": "an indented block", "_DEDENT": "end of block", "$END": "end of file"}
+    if tok.type in names:
+        return names[tok.type]
+    return f"`{tok}`"
+
+
+def _parse_for_examples(text: str) -> Any:
+    return parser().parse(text, start="file")
+
+
+def parse_cell(source: Source, text: str, offset: int) -> tuple[n.Cell | None, list[Diagnostic]]:
+    """Parse one table cell found at ``offset`` in ``source``."""
+    span = Span(source, offset, offset + len(text))
+    try:
+        tree = parser().parse(text, start="cell")
+    except (UnexpectedInput, DedentError):
+        return None, [
+            Diagnostic(
+                code="RL0103",
+                message=f"cannot read table cell `{text}`",
+                span=span,
+                hint="a cell holds a number (`50_000`, `50_000 USDT`), a rate (`0.5%`), "
+                "a leverage (`20x`), `inf`, or a name (`BTCUSDT`)",
+            )
+        ]
+    value = Builder(Source(source.path, text), lambda t, o: (None, [])).transform(tree)
+    if value == "inf":
+        return n.Cell(value=None, infinite=True, text=text, span=span), []
+    value = _shift(value, source, offset)
+    return n.Cell(value=value, text=text, span=span), []
+
+
+def _shift(node: Any, source: Source, offset: int) -> Any:
+    """Re-anchor the spans of a node parsed from a cell's own text into the file."""
+    import attrs
+
+    if not attrs.has(type(node)):
+        return node
+    changes: dict[str, Any] = {}
+    for field in attrs.fields(type(node)):
+        value = getattr(node, field.name)
+        if isinstance(value, Span):
+            changes[field.name] = Span(source, value.start + offset, value.end + offset)
+        elif attrs.has(type(value)):
+            changes[field.name] = _shift(value, source, offset)
+    return attrs.evolve(node, **changes)
+
+
+def _parse_text(source: Source, text: str) -> tuple[list[Any], list[Diagnostic]]:
+    tree = parser().parse(text, start="file")
+    builder = Builder(source, lambda t, o: parse_cell(source, t, o))
+    decls = builder.transform(tree)
+    return decls, builder.diagnostics
+
+
+def parse_source(source: Source) -> tuple[n.File, list[Diagnostic]]:
+    """Parse ``source`` into a :class:`~rulelang.nodes.File` and its syntax diagnostics."""
+    text = source.text if source.text.endswith("\n") else source.text + "\n"
+    try:
+        decls, diags = _parse_text(source, text)
+        return n.File(path=source.path, decls=tuple(decls)), diags
+    except (UnexpectedInput, DedentError):
+        pass
+    decls = []
+    diags = []
+    for start, end in _blocks(text):
+        masked = _masked(text, start, end)
+        try:
+            block_decls, block_diags = _parse_text(source, masked)
+        except (UnexpectedInput, DedentError) as err:
+            diags.append(_syntax_diagnostic(source, err, masked))
+            continue
+        decls.extend(block_decls)
+        diags.extend(block_diags)
+    return n.File(path=source.path, decls=tuple(decls)), diags
