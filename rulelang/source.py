@@ -69,5 +69,8 @@ class Span:
 
 
 def span_field() -> Span:
-    """An attrs field for a node's span: kept out of equality and repr."""
-    return attrs.field(eq=False, repr=False)  # type: ignore[no-any-return]
+    """An attrs field for a node's span: kept out of equality and repr.
+
+    It defaults to None only for nodes the engine makes itself (built-in actions).
+    """
+    return attrs.field(default=None, eq=False, repr=False)  # type: ignore[no-any-return]

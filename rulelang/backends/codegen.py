@@ -1,0 +1,272 @@
+"""Compile the IR into a Python function (the fast, exact evaluator).
+
+Input: an :class:`~rulelang.ir.Ruleset`. Output: a :class:`CompiledFunction`
+wrapping ``evaluate(scalars, collections, params)``, built from Python ``ast``
+objects. User text never reaches the generated code as text: names come from a
+namer (``_d3``, ``_k7``), and every constant, table and helper is passed
+through the function's namespace. The source is registered in ``linecache`` so
+tracebacks and ``rulelang dump --stage python`` show it.
+"""
+
+from __future__ import annotations
+
+import ast
+import itertools
+import linecache
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from rulelang import ir, runtime
+
+
+class _Gen:
+    def __init__(self, ruleset: ir.Ruleset) -> None:
+        self.rs = ruleset
+        self.ns: dict[str, Any] = {"_ZERO": runtime.ZERO, "_Decimal": Decimal, "_empty": runtime.empty}
+        self.counter = itertools.count()
+        self.tables = {t.name: runtime.table_tiers(t) for t in ruleset.tables}
+        scalars = [i for i in ruleset.inputs if i.fields is None]
+        colls = [i for i in ruleset.inputs if i.fields is not None]
+        self.scalar_var = {i.name: f"_s{n}" for n, i in enumerate(scalars)}
+        self.coll_var = {c.name: f"_c{n}" for n, c in enumerate(colls)}
+        self.field_index = {c.name: {f.name: k for k, f in enumerate(c.fields or ())} for c in colls}
+        self.param_var = {p.name: f"_p{n}" for n, p in enumerate(ruleset.params)}
+        self.def_var: dict[str, str] = {}
+        # collection -> (record variable, index variable) for the innermost loop over it
+        self.bindings: dict[str, list[tuple[str, str]]] = {}
+        # per-record definitions computed in the loop being generated: qualname -> local variable
+        self.loop_locals: dict[str, str] = {}
+
+    def fresh(self, prefix: str) -> str:
+        return f"{prefix}{next(self.counter)}"
+
+    def const(self, value: object) -> ast.expr:
+        if isinstance(value, bool):
+            return ast.Constant(value)
+        assert isinstance(value, (Decimal, str)), value
+        name = self.fresh("_k")
+        self.ns[name] = value
+        return _name(name)
+
+    # ------------------------------------------------------------ expressions
+    def expr(self, e: ir.Expr) -> ast.expr:
+        match e:
+            case ir.Const():
+                return self.const(e.value)
+            case ir.InputRef():
+                return _name(self.scalar_var[e.name])
+            case ir.ParamRef():
+                return _name(self.param_var[e.name])
+            case ir.DefRef():
+                return _name(self.def_var[e.name])
+            case ir.FieldRef():
+                rec, _ = self.bindings[e.collection][-1]
+                return ast.Subscript(_name(rec), ast.Constant(self.field_index[e.collection][e.name]), ast.Load())
+            case ir.RecDefRef():
+                qual = f"{e.collection}.{e.name}"
+                rec, idx = self.bindings[e.collection][-1]
+                if qual in self.loop_locals and len(self.bindings[e.collection]) == 1:
+                    return _name(self.loop_locals[qual])
+                return ast.Subscript(_name(self.def_var[qual]), _name(idx), ast.Load())
+            case ir.Arith():
+                op = {"+": ast.Add(), "-": ast.Sub(), "*": ast.Mult(), "/": ast.Div()}[e.op]
+                return ast.BinOp(self.expr(e.left), op, self.expr(e.right))
+            case ir.Neg():
+                return ast.UnaryOp(ast.USub(), self.expr(e.operand))
+            case ir.Compare():
+                return ast.Compare(self.expr(e.left), [_CMP[e.op]()], [self.expr(e.right)])
+            case ir.Logic():
+                op2 = ast.And() if e.op == "and" else ast.Or()
+                return ast.BoolOp(op2, [self.expr(e.left), self.expr(e.right)])
+            case ir.Not():
+                return ast.UnaryOp(ast.Not(), self.expr(e.operand))
+            case ir.Cond():
+                return ast.IfExp(self.expr(e.cond), self.expr(e.then), self.expr(e.otherwise))
+            case ir.Func():
+                return _call(e.name, [self.expr(a) for a in e.args])
+            case ir.Round():
+                exp = self.const(Decimal(1).scaleb(-e.places))
+                mode = self.fresh("_m")
+                self.ns[mode] = runtime.ROUNDING[e.mode]
+                return ast.Call(
+                    ast.Attribute(self.expr(e.operand), "quantize", ast.Load()),
+                    [exp],
+                    [ast.keyword("rounding", _name(mode))],
+                )
+            case ir.Aggregate():
+                return self.aggregate(e)
+            case ir.Lookup():
+                fn = self.fresh("_lk")
+                self.ns[fn] = runtime.make_lookup(e.mode, self.tables[e.table], e.column, e.group is not None)
+                args = ([self.expr(e.group)] if e.group is not None else []) + [self.expr(e.size)]
+                return ast.Call(_name(fn), args, [])
+        raise AssertionError(e)
+
+    def aggregate(self, e: ir.Aggregate) -> ast.expr:
+        rec, idx = self.fresh("_q"), self.fresh("_j")
+        self.bindings.setdefault(e.collection, []).append((rec, idx))
+        try:
+            body = self.expr(e.body) if e.body is not None else ast.Constant(1)
+            conds = [self.expr(e.where)] if e.where is not None else []
+        finally:
+            self.bindings[e.collection].pop()
+        gen = ast.comprehension(
+            target=ast.Tuple([_name(idx, ast.Store()), _name(rec, ast.Store())], ast.Store()),
+            iter=_call("enumerate", [_name(self.coll_var[e.collection])]),
+            ifs=conds,
+            is_async=0,
+        )
+        items = ast.ListComp(body, [gen])
+        f = e.func
+        if f == "sum":
+            return _call("sum", [items, _name("_ZERO")])
+        if f == "count":
+            return _call("_Decimal", [_call("len", [items])])
+        if f in ("any", "all"):
+            return _call(f, [items])
+        tmp = self.fresh("_t")
+        fallback = self.expr(e.default) if e.default is not None else _call("_empty", [])
+        return ast.IfExp(
+            ast.NamedExpr(_name(tmp, ast.Store()), items), _call(f, [_name(tmp)]), fallback
+        )
+
+    # ------------------------------------------------------------ statements
+    def function(self) -> ast.Module:
+        body: list[ast.stmt] = []
+
+        def unpack(names: list[str], source: str) -> None:
+            if names:
+                target = ast.Tuple([_name(n, ast.Store()) for n in names], ast.Store())
+                body.append(ast.Assign([target], _name(source)))
+
+        unpack(list(self.scalar_var.values()), "_scalars")
+        unpack(list(self.coll_var.values()), "_collections")
+        unpack(list(self.param_var.values()), "_params")
+        defs = list(self.rs.definitions)
+        for d in defs:
+            self.def_var[d.qualname] = self.fresh("_d")
+        for coll, group_defs in _loops(defs):
+            if coll is None:
+                for d in group_defs:
+                    body.append(ast.Assign([_name(self.def_var[d.qualname], ast.Store())], self.expr(d.expr)))
+                continue
+            body.extend(self.record_loop(coll, group_defs))
+        levels: list[ast.expr] = []
+        for lad in self.rs.ladders:
+            var = self.fresh("_l")
+            body.append(self.ladder(lad, var))
+            levels.append(_name(var))
+        globals_ = [_name(self.def_var[d.qualname]) for d in defs if d.collection is None]
+        records = [_name(self.def_var[d.qualname]) for d in defs if d.collection is not None]
+        body.append(
+            ast.Return(
+                ast.Tuple(
+                    [ast.Tuple(globals_, ast.Load()), ast.Tuple(records, ast.Load()), ast.Tuple(levels, ast.Load())],
+                    ast.Load(),
+                )
+            )
+        )
+        args = ast.arguments(
+            posonlyargs=[],
+            args=[ast.arg("_scalars"), ast.arg("_collections"), ast.arg("_params")],
+            kwonlyargs=[], kw_defaults=[], defaults=[],
+        )
+        fn = ast.FunctionDef(name="evaluate", args=args, body=body, decorator_list=[], returns=None, type_params=[])
+        return ast.fix_missing_locations(ast.Module(body=[fn], type_ignores=[]))
+
+    def record_loop(self, coll: str, defs: list[ir.Definition]) -> list[ast.stmt]:
+        rec, idx = self.fresh("_r"), self.fresh("_i")
+        stmts: list[ast.stmt] = [
+            ast.Assign([_name(self.def_var[d.qualname], ast.Store())], ast.List([], ast.Load())) for d in defs
+        ]
+        self.bindings.setdefault(coll, []).append((rec, idx))
+        loop_body: list[ast.stmt] = []
+        try:
+            for d in defs:
+                local = self.fresh("_x")
+                loop_body.append(ast.Assign([_name(local, ast.Store())], self.expr(d.expr)))
+                loop_body.append(
+                    ast.Expr(
+                        ast.Call(
+                            ast.Attribute(_name(self.def_var[d.qualname]), "append", ast.Load()), [_name(local)], []
+                        )
+                    )
+                )
+                self.loop_locals[d.qualname] = local
+        finally:
+            self.bindings[coll].pop()
+            for d in defs:
+                self.loop_locals.pop(d.qualname, None)
+        stmts.append(
+            ast.For(
+                target=ast.Tuple([_name(idx, ast.Store()), _name(rec, ast.Store())], ast.Store()),
+                iter=_call("enumerate", [_name(self.coll_var[coll])]),
+                body=loop_body,
+                orelse=[],
+            )
+        )
+        return stmts
+
+    def ladder(self, lad: ir.Ladder, var: str) -> ast.stmt:
+        stmt: ast.stmt = ast.Assign([_name(var, ast.Store())], ast.Constant(len(lad.rungs) - 1))
+        for n in range(len(lad.rungs) - 2, -1, -1):
+            cond = lad.rungs[n].cond
+            assert cond is not None
+            stmt = ast.If(self.expr(cond), [ast.Assign([_name(var, ast.Store())], ast.Constant(n))], [stmt])
+        return stmt
+
+
+def _loops(defs: list[ir.Definition]) -> list[tuple[str | None, list[ir.Definition]]]:
+    """Group definitions into runs: consecutive per-record ones of a collection share a loop.
+
+    A per-record definition that aggregates over its own collection starts a new
+    loop, because it needs every record's earlier values, not only those so far.
+    """
+    runs: list[tuple[str | None, list[ir.Definition]]] = []
+    for d in defs:
+        own_aggregate = d.collection is not None and any(
+            isinstance(x, ir.Aggregate) and x.collection == d.collection for x in ir.walk(d.expr)
+        )
+        if runs and runs[-1][0] == d.collection and d.collection is not None and not own_aggregate:
+            runs[-1][1].append(d)
+        elif runs and runs[-1][0] is None and d.collection is None:
+            runs[-1][1].append(d)
+        else:
+            runs.append((d.collection, [d]))
+    return runs
+
+
+_CMP: dict[str, type[ast.cmpop]] = {
+    "<": ast.Lt, "<=": ast.LtE, ">": ast.Gt, ">=": ast.GtE, "==": ast.Eq, "!=": ast.NotEq,
+}
+
+
+def _name(name: str, ctx: ast.expr_context | None = None) -> ast.Name:
+    return ast.Name(name, ctx or ast.Load())
+
+
+def _call(func: str, args: list[ast.expr]) -> ast.Call:
+    return ast.Call(_name(func), args, [])
+
+
+_compiled_count = itertools.count()
+
+
+class CompiledFunction:
+    """The generated ``evaluate`` with its source (for ``dump``) and namespace."""
+
+    def __init__(self, ruleset: ir.Ruleset) -> None:
+        gen = _Gen(ruleset)
+        module = gen.function()
+        self.source = ast.unparse(module)
+        filename = f"<rulelang {ruleset.header.name} #{next(_compiled_count)}>"
+        code = compile(module, filename, "exec")
+        linecache.cache[filename] = (len(self.source), None, self.source.splitlines(True), filename)
+        namespace = dict(gen.ns)
+        namespace["__builtins__"] = {
+            "sum": sum, "len": len, "min": min, "max": max, "abs": abs, "any": any, "all": all,
+            "enumerate": enumerate,
+        }
+        exec(code, namespace)  # noqa: S102 - the code is built from checked IR, never from user text
+        self.evaluate: Callable[[tuple[Any, ...], tuple[Any, ...], tuple[Any, ...]], Any] = namespace["evaluate"]

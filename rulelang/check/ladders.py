@@ -1,0 +1,113 @@
+"""Check level ladders.
+
+Input: a :class:`~rulelang.nodes.Levels`. Output: an :class:`~rulelang.ir.Ladder`
+whose conditions are true/false formulas, whose actions are known, that ends
+with ``otherwise``, and whose thresholds are in an order where every level can
+be reached (for rungs that compare one measure with a constant or parameter).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from rulelang import ir, nodes
+from rulelang.check.context import BUILTIN_ACTIONS, Context, did_you_mean
+from rulelang.check.expressions import ExprChecker
+from rulelang.types import BOOL
+
+_FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}
+
+
+def check_ladder(ctx: Context, lv: nodes.Levels) -> ir.Ladder | None:
+    ok = True
+    rungs: list[ir.Rung] = []
+    seen: set[str] = set()
+    for rung in (*lv.rungs, *( [lv.otherwise] if lv.otherwise else [])):
+        if rung.name in seen:
+            ctx.error("RL0503", f"level `{rung.name}` appears twice in `{lv.name}`", rung.name_span)
+            ok = False
+        seen.add(rung.name)
+        for act in rung.actions:
+            if act.name not in ctx.actions:
+                ctx.error(
+                    "RL0206",
+                    f"unknown action `{act.name}`",
+                    act.span,
+                    hint=did_you_mean(act.name, ctx.actions)
+                    or f"declare it with `action {act.name}`, or use one of: " + ", ".join(BUILTIN_ACTIONS),
+                )
+                ok = False
+        cond = None
+        if rung.cond is not None:
+            cond = ExprChecker(ctx).lower_as(rung.cond, BOOL, f"the condition of level `{rung.name}`")
+            if cond is None:
+                ok = False
+        rungs.append(
+            ir.Rung(name=rung.name, cond=cond, actions=tuple(a.name for a in rung.actions), meta=rung.meta, span=rung.span)
+        )
+    if lv.otherwise is None:
+        ctx.error(
+            "RL0501",
+            f"levels `{lv.name}` must end with `otherwise`",
+            lv.name_span,
+            hint="add a last line such as `otherwise safe`: the level when no condition holds",
+        )
+        ok = False
+    if not ok:
+        return None
+    _check_order(ctx, lv, rungs)
+    return ir.Ladder(name=lv.name, rungs=tuple(rungs), meta=lv.meta, span=lv.span)
+
+
+def threshold(ctx: Context, cond: ir.Expr | None) -> tuple[ir.Expr, str, Decimal] | None:
+    """Read ``measure op threshold`` from a rung's condition, or None if it has another shape."""
+    if not isinstance(cond, ir.Compare) or cond.op in ("==", "!="):
+        return None
+    for measure, op, bound in ((cond.left, cond.op, cond.right), (cond.right, _FLIP[cond.op], cond.left)):
+        value = _constant(ctx, bound)
+        if value is not None and _constant(ctx, measure) is None:
+            return measure, op, value
+    return None
+
+
+def _constant(ctx: Context, e: ir.Expr) -> Decimal | None:
+    if isinstance(e, ir.Const) and isinstance(e.value, Decimal):
+        return e.value
+    if isinstance(e, ir.ParamRef):
+        v = ctx.params[e.name].value
+        return v if isinstance(v, Decimal) else None
+    return None
+
+
+def _check_order(ctx: Context, lv: nodes.Levels, rungs: list[ir.Rung]) -> None:
+    shapes = [threshold(ctx, r.cond) for r in rungs if r.cond is not None]
+    if len(shapes) < 2 or any(s is None for s in shapes):
+        return
+    measures = {s[0] for s in shapes if s is not None}
+    if len(measures) != 1:
+        return
+    directions = {s[1][0] for s in shapes if s is not None}  # "<" or ">"
+    if len(directions) != 1:
+        return
+    below = directions == {"<"}
+    for i in range(1, len(shapes)):
+        prev, cur = shapes[i - 1], shapes[i]
+        assert prev is not None and cur is not None
+        p, c = prev[2], cur[2]
+        reachable = c > p if below else c < p
+        if p == c and prev[1] != cur[1]:
+            reachable = (prev[1], cur[1]) in (("<", "<="), (">", ">="))
+        if not reachable:
+            word = "above" if below else "below"
+            ctx.error(
+                "RL0502",
+                f"level `{rungs[i].name}` can never be reached: its threshold {_fmt(c)} is not {word} "
+                f"the threshold {_fmt(p)} of `{rungs[i - 1].name}` before it",
+                rungs[i].span,
+                hint="order the levels from the most severe to the least, with thresholds moving "
+                + ("up" if below else "down"),
+            )
+
+
+def _fmt(v: Decimal) -> str:
+    return f"{v.normalize():f}"

@@ -1,0 +1,82 @@
+"""Read a ruleset file and the files it imports.
+
+Input: a path. Output: the parsed :class:`~rulelang.nodes.File` of the ruleset
+and of every imported file (each once, in the order first met), with their
+syntax diagnostics. Imports are relative to the importing file and may be glob
+patterns (``import "brackets/*.rules"``).
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+
+import attrs
+
+from rulelang import nodes
+from rulelang.errors import Diagnostic
+from rulelang.source import Source, Span
+from rulelang.syntax import parse_source
+
+
+@attrs.frozen
+class Loaded:
+    files: tuple[nodes.File, ...]
+    sources: tuple[Source, ...]
+    diagnostics: tuple[Diagnostic, ...]
+
+
+def read_source(path: str) -> Source:
+    with open(path, encoding="utf-8") as fh:
+        return Source(path, fh.read())
+
+
+def load(path: str, text: str | None = None) -> Loaded:
+    """Parse ``path`` (or ``text`` under that name) and every file it imports."""
+    files: list[nodes.File] = []
+    sources: list[Source] = []
+    diags: list[Diagnostic] = []
+    seen: set[str] = set()
+
+    def visit(source: Source, imported_by: Span | None) -> None:
+        key = os.path.realpath(source.path)
+        if key in seen:
+            return
+        seen.add(key)
+        parsed, syntax = parse_source(source)
+        files.append(parsed)
+        sources.append(source)
+        diags.extend(syntax)
+        if imported_by is not None:
+            for decl in parsed.decls:
+                if isinstance(decl, nodes.Header):
+                    diags.append(
+                        Diagnostic(
+                            code="RL0209",
+                            message=f"`{source.path}` is imported, so it cannot have a `ruleset` header",
+                            span=decl.name_span,
+                            hint="keep tables, units and definitions in imported files; "
+                            "the header belongs to the ruleset that imports them",
+                        )
+                    )
+        base = os.path.dirname(source.path)
+        for decl in parsed.decls:
+            if not isinstance(decl, nodes.Import):
+                continue
+            pattern = os.path.join(base, decl.path)
+            matches = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
+            if not matches or not all(os.path.isfile(m) for m in matches):
+                diags.append(
+                    Diagnostic(
+                        code="RL0208",
+                        message=f"cannot import `{decl.path}`: no such file",
+                        span=decl.span,
+                        hint=f"paths are relative to this file's folder ({base or '.'})",
+                    )
+                )
+                continue
+            for match in matches:
+                visit(read_source(match), decl.span)
+
+    visit(Source(path, text) if text is not None else read_source(path), None)
+    return Loaded(tuple(files), tuple(sources), tuple(diags))

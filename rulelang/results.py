@@ -1,0 +1,71 @@
+"""What an evaluation returns: every named value, per-record values, the levels.
+
+Results are attrs objects; :meth:`Result.to_json` gives plain JSON with every
+decimal as a string, so no binary float ever carries a figure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+import attrs
+
+from rulelang.ir import Value
+
+
+def decimal_text(d: Decimal) -> str:
+    """A decimal as plain text (no exponent), exactly as computed."""
+    return format(d, "f")
+
+
+def json_value(v: Value) -> Any:
+    return decimal_text(v) if isinstance(v, Decimal) else v
+
+
+@attrs.frozen
+class LevelResult:
+    """The level an account reached on one ladder, with that level's actions."""
+
+    ladder: str
+    level: str
+    actions: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"level": self.level, "actions": list(self.actions)}
+
+
+@attrs.frozen
+class Result:
+    """The outcome of evaluating one account.
+
+    ``values`` maps each global definition to its value; ``records`` maps each
+    collection to one mapping per record holding its per-record definitions;
+    ``levels`` maps each ladder to the level reached.
+    """
+
+    values: Mapping[str, Value]
+    records: Mapping[str, tuple[Mapping[str, Value], ...]]
+    levels: Mapping[str, LevelResult]
+
+    def __getitem__(self, name: str) -> Value:
+        if name in self.levels:
+            return self.levels[name].level
+        return self.values[name]
+
+    def get(self, target: str) -> Value:
+        """Look up ``name``, a ladder, or ``collection[i].name``."""
+        if "[" in target:
+            coll, rest = target.split("[", 1)
+            idx, field = rest.split("].", 1)
+            return self.records[coll][int(idx)][field]
+        return self[target]
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {name: json_value(v) for name, v in self.values.items()}
+        for coll, recs in self.records.items():
+            out[coll] = [{k: json_value(v) for k, v in rec.items()} for rec in recs]
+        for name, lv in self.levels.items():
+            out[name] = lv.to_json()
+        return out
