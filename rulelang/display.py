@@ -5,18 +5,22 @@ Exact: no value is rounded for display unless the caller asks for it.
 
 from __future__ import annotations
 
+import decimal
 from decimal import Decimal
 
 from rulelang.ir import Value
 from rulelang.types import NumType, Type
 
 
+# normalize() rounds to its context's precision: display must never round, so it gets its own
+_WIDE = decimal.Context(prec=decimal.MAX_PREC, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN)
+
+
 def plain(d: Decimal) -> str:
     """A decimal without exponent or trailing zeros: ``0.250`` → ``0.25``, ``5E+1`` → ``50``."""
     if d == 0:
         return "0"
-    text = format(d.normalize(), "f")
-    return text
+    return format(d.normalize(_WIDE), "f")
 
 
 def grouped(d: Decimal) -> str:

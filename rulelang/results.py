@@ -16,8 +16,10 @@ from rulelang.ir import Value
 
 
 def decimal_text(d: Decimal) -> str:
-    """A decimal as plain text (no exponent), exactly as computed."""
-    return format(d, "f")
+    """A decimal as plain text: no exponent, no trailing zeros, never rounded."""
+    from rulelang.display import plain
+
+    return plain(d)
 
 
 def json_value(v: Value) -> Any:

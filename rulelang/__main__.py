@@ -1,0 +1,5 @@
+"""``python -m rulelang``: the command line."""
+
+from rulelang.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,336 @@
+"""The ``rulelang`` command: check | eval | explain | test | fmt | dump.
+
+Exit codes: 0 ok, 1 a rule or test failure (errors in a rule file, a failed
+example, a file fmt would change), 2 a usage or input error (bad arguments,
+unreadable data, a bad account: the other accounts are still evaluated).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from rulelang import api
+from rulelang.errors import Diagnostic, EvaluationError, InputError, RulelangError, RulesetError
+
+OK, FAILURE, USAGE = 0, 1, 2
+
+
+def rule_files(paths: Sequence[str]) -> Iterator[str]:
+    """Expand folders to the ``*.rules`` files below them, sorted."""
+    for p in paths:
+        if os.path.isdir(p):
+            for root, dirs, files in os.walk(p):
+                dirs.sort()
+                for f in sorted(files):
+                    if f.endswith(".rules"):
+                        yield os.path.join(root, f)
+        else:
+            yield p
+
+
+def _print_diagnostics(diags: Sequence[Diagnostic], as_json: bool) -> None:
+    if as_json:
+        for d in diags:
+            print(json.dumps(d.to_json(), ensure_ascii=False))
+    else:
+        for d in diags:
+            print(d.render() + "\n", file=sys.stderr)
+
+
+def _load(path: str) -> api.Ruleset:
+    if not os.path.isfile(path):
+        raise _Usage(f"{path}: no such file")
+    return api.load(path)
+
+
+class _Usage(Exception):
+    pass
+
+
+# ------------------------------------------------------------------ commands
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    status = OK
+    files = list(rule_files(args.files))
+    if not files:
+        raise _Usage("no .rules files found in " + " ".join(args.files))
+    n_err = n_warn = 0
+    for path in files:
+        try:
+            rs = _load(path)
+            diags: Sequence[Diagnostic] = rs.warnings
+        except RulesetError as err:
+            diags = err.diagnostics
+            status = FAILURE
+        _print_diagnostics(diags, args.format == "json")
+        n_err += sum(d.is_error for d in diags)
+        n_warn += sum(not d.is_error for d in diags)
+    if args.format != "json":
+        print(f"checked {len(files)} file(s): {n_err} error(s), {n_warn} warning(s)", file=sys.stderr)
+    return status
+
+
+def _params(args: argparse.Namespace) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in args.param or ():
+        if "=" not in item:
+            raise _Usage(f"--param expects NAME=VALUE, got {item!r}")
+        k, v = item.split("=", 1)
+        out[k.strip()] = v.strip()
+    return out
+
+
+def _accounts(args: argparse.Namespace) -> Iterator[tuple[str, Any]]:
+    from rulelang.datafiles import read_accounts
+
+    return read_accounts(args.input, args.input_format)
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from rulelang.datafiles import DataFileError
+
+    rs = _load(args.ruleset)
+    params = rs.params(_params(args), args.profile)
+    status = OK
+    rows: list[tuple[str, Any]] = []
+    for name, data in _accounts(args):
+        try:
+            if isinstance(data, DataFileError):
+                raise InputError([("(record)", str(data))], name)
+            account = rs.validate(data, name)
+            result = rs.evaluate_account(account, params)
+            rows.append((name, result))
+        except (InputError, EvaluationError) as err:
+            status = USAGE
+            print(f"error: {err}" if isinstance(err, EvaluationError) else f"error: {err.render()}", file=sys.stderr)
+            rows.append((name, err))
+    if args.format == "table":
+        _print_table(rs, rows)
+    else:
+        out = []
+        for name, r in rows:
+            if isinstance(r, RulelangError):
+                out.append({"record": name, "error": _error_json(r)})
+            else:
+                out.append({"record": name, **r.to_json()})
+        if args.format == "jsonl":
+            for item in out:
+                print(json.dumps(item, ensure_ascii=False))
+        else:
+            print(json.dumps(out[0] if len(out) == 1 else out, indent=2, ensure_ascii=False))
+    return status
+
+
+def _error_json(err: RulelangError) -> Any:
+    if isinstance(err, InputError):
+        return [{"field": p, "message": m} for p, m in err.problems]
+    return str(err)
+
+
+def _print_table(rs: api.Ruleset, rows: list[tuple[str, Any]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from rulelang.display import show
+
+    table = Table(title=rs.ir.header.name)
+    table.add_column("account")
+    defs = [d for d in rs.ir.definitions if d.collection is None]
+    for d in defs:
+        table.add_column(d.name, justify="right")
+    for lad in rs.ir.ladders:
+        table.add_column(lad.name)
+    for name, r in rows:
+        if isinstance(r, RulelangError):
+            table.add_row(name, "[red]error: " + str(r).splitlines()[0] + "[/red]")
+            continue
+        cells = [show(r.values[d.name], d.type, group=True) for d in defs]
+        cells += [r.levels[lad.name].level for lad in rs.ir.ladders]
+        table.add_row(name, *cells)
+    Console(width=max(100, min(250, 16 * (len(defs) + 2)))).print(table)
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from rulelang.datafiles import DataFileError
+
+    rs = _load(args.ruleset)
+    accounts = list(_accounts(args))
+    if args.record is not None:
+        if not 0 <= args.record < len(accounts):
+            raise _Usage(f"--record {args.record}: the input has {len(accounts)} account(s)")
+        accounts = [accounts[args.record]]
+    status = OK
+    out = []
+    for name, data in accounts:
+        try:
+            if isinstance(data, DataFileError):
+                raise InputError([("(record)", str(data))], name)
+            explanation = rs.explain(data, args.value, _params(args), args.profile)
+        except (InputError, EvaluationError) as err:
+            print(f"error: {err}", file=sys.stderr)
+            status = USAGE
+            continue
+        if args.format == "json":
+            out.append({"record": name, **explanation.to_json()})
+        else:
+            if len(accounts) > 1:
+                print(f"== {name}")
+            print(explanation.to_text())
+    if args.format == "json":
+        print(json.dumps(out[0] if len(out) == 1 else out, indent=2, ensure_ascii=False))
+    return status
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    from rulelang.testing import run_examples
+
+    files = list(rule_files(args.paths or ["."]))
+    passed = failed = 0
+    broken = 0
+    for path in files:
+        try:
+            rs = _load(path)
+        except RulesetError as err:
+            _print_diagnostics(err.diagnostics, False)
+            broken += 1
+            continue
+        for outcome in run_examples(rs):
+            if outcome.passed:
+                passed += 1
+                if args.verbose:
+                    print(f"PASS {outcome.location} {outcome.example.title}")
+            else:
+                failed += 1
+                print(f"FAIL {outcome.location} {outcome.example.title}")
+                for f in outcome.failures:
+                    print("  " + f.render().replace("\n", "\n  "))
+    extra = f", {broken} ruleset(s) with errors" if broken else ""
+    print(f"{passed} passed, {failed} failed{extra}")
+    return FAILURE if failed or broken else OK
+
+
+def cmd_fmt(args: argparse.Namespace) -> int:
+    from rulelang.fmt import FormatError, format_text
+
+    status = OK
+    for path in rule_files(args.files):
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+        try:
+            new = format_text(text, path)
+        except FormatError as err:
+            _print_diagnostics(err.diagnostics, False)
+            status = FAILURE
+            continue
+        if new == text:
+            continue
+        if args.check:
+            print(f"would reformat {path}")
+            status = FAILURE
+        else:
+            with open(path, "w", encoding="utf-8") as fh:
+                fh.write(new)
+            print(f"reformatted {path}")
+    return status
+
+
+def cmd_dump(args: argparse.Namespace) -> int:
+    import pprint
+
+    from rulelang.source import Source
+    from rulelang.syntax import parse_source
+    from rulelang.syntax.parser import parser
+
+    with open(args.ruleset, encoding="utf-8") as fh:
+        text = fh.read()
+    if args.stage == "tokens":
+        for tok in parser().lex(text if text.endswith("\n") else text + "\n"):
+            print(f"{tok.line}:{tok.column}\t{tok.type}\t{tok!r}")
+    elif args.stage == "ast":
+        file, diags = parse_source(Source(args.ruleset, text))
+        _print_diagnostics(diags, False)
+        for decl in file.decls:
+            pprint.pprint(decl, width=110, sort_dicts=False)
+    elif args.stage == "ir":
+        rs = _load(args.ruleset)
+        from rulelang.printer import print_ir
+
+        print(print_ir(rs.ir))
+    else:
+        print(_load(args.ruleset).compiled.source)
+    return OK
+
+
+# ------------------------------------------------------------------ parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="rulelang", description="Check, evaluate and explain exchange margin rules.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    c = sub.add_parser("check", help="check rule files and report every problem")
+    c.add_argument("files", nargs="+", metavar="FILE", help="rule files or folders")
+    c.add_argument("--format", choices=["text", "json"], default="text")
+    c.set_defaults(func=cmd_check)
+
+    def data_args(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("ruleset")
+        sp.add_argument("--input", "-i", required=True, help="accounts: JSON object or array, JSON Lines, CSV, or - for stdin")
+        sp.add_argument("--input-format", choices=["json", "jsonl", "csv"], help="override detection by file extension")
+        sp.add_argument("--param", "-p", action="append", metavar="NAME=VALUE", help="override a parameter, e.g. liquidation_line=60%%")
+        sp.add_argument("--profile", help="evaluate under a named profile of the ruleset")
+
+    e = sub.add_parser("eval", help="evaluate accounts")
+    data_args(e)
+    e.add_argument("--format", choices=["json", "jsonl", "table"], default="json")
+    e.set_defaults(func=cmd_eval)
+
+    x = sub.add_parser("explain", help="show how values were computed")
+    data_args(x)
+    x.add_argument("--value", help="a definition or level ladder (default: all)")
+    x.add_argument("--record", type=int, help="only the account at this 0-based position in the input")
+    x.add_argument("--format", choices=["text", "json"], default="text")
+    x.set_defaults(func=cmd_explain)
+
+    t = sub.add_parser("test", help="run the example blocks of rulesets")
+    t.add_argument("paths", nargs="*", metavar="PATH")
+    t.add_argument("--verbose", "-v", action="store_true")
+    t.set_defaults(func=cmd_test)
+
+    f = sub.add_parser("fmt", help="rewrite rule files in the canonical layout")
+    f.add_argument("files", nargs="+", metavar="FILE")
+    f.add_argument("--check", action="store_true", help="only report files that would change (exit 1)")
+    f.set_defaults(func=cmd_fmt)
+
+    d = sub.add_parser("dump", help="print one stage of the pipeline")
+    d.add_argument("ruleset")
+    d.add_argument("--stage", choices=["tokens", "ast", "ir", "python"], default="ir")
+    d.set_defaults(func=cmd_dump)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except RulesetError as err:
+        _print_diagnostics(err.diagnostics, False)
+        return FAILURE
+    except _Usage as err:
+        print(f"rulelang: {err}", file=sys.stderr)
+        return USAGE
+    except (InputError, EvaluationError) as err:
+        print(f"rulelang: {err}", file=sys.stderr)
+        return USAGE
+    except RulelangError as err:
+        print(f"rulelang: {err}", file=sys.stderr)
+        return USAGE
+    except BrokenPipeError:
+        return OK
