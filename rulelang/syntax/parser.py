@@ -20,7 +20,7 @@ from lark.indenter import DedentError, Indenter
 from rulelang import nodes as n
 from rulelang.errors import Diagnostic
 from rulelang.source import Source, Span
-from rulelang.syntax.builder import Builder
+from rulelang.syntax.builder import Builder, literal_value
 from rulelang.syntax.catalogue import CATALOGUE, describe_expected
 
 
@@ -146,8 +146,65 @@ def _parse_for_examples(text: str) -> Any:
     return parser().parse(text, start="file")
 
 
+@functools.cache
+def _cell_patterns() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
+    """Regexes for the common cell shapes, built from the grammar's own terminals."""
+    p = parser()
+
+    def rx(name: str) -> str:
+        return str(p.get_terminal(name).pattern.to_regexp())
+
+    number = rf"(?P<sign>-?)\s*(?P<num>{rx('NUMBER')})"
+    unit = rf"(?:[ \t]+(?P<unit>{rx('COMPOUND_UNIT')}|{rx('NAME')}))?"
+    return (
+        re.compile(number + unit),
+        re.compile(rf"(?P<sign>-?)\s*(?P<num>{rx('PERCENT')})"),
+        re.compile(rf"(?P<sign>-?)\s*(?P<num>{rx('LEVERAGE')})"),
+        re.compile(rx("NAME")),
+    )
+
+
+def _fast_cell(source: Source, text: str, offset: int) -> n.Cell | None:
+    """Read the usual cells (numbers, amounts, rates, leverage, names) without the parser.
+
+    Tables of real venues hold tens of thousands of cells; going through lark
+    for each one made loading a 500-symbol ruleset take seconds. Anything
+    unusual returns None and takes the parser's path, so both agree.
+    """
+    span = Span(source, offset, offset + len(text))
+    if text in ("inf", "∞"):
+        return n.Cell(value=None, infinite=True, text=text, span=span)
+    number, percent, leverage, name = _cell_patterns()
+    if m := percent.fullmatch(text):
+        value = literal_value(m["num"][:-1]).scaleb(-2)
+        value = -value if m["sign"] else value
+        return n.Cell(value=n.Number(value=value, text=text, style="percent", span=span), text=text, span=span)
+    if m := leverage.fullmatch(text):
+        value = literal_value(m["num"][:-1])
+        value = -value if m["sign"] else value
+        return n.Cell(value=n.Number(value=value, text=text, style="leverage", span=span), text=text, span=span)
+    if m := number.fullmatch(text):
+        value = literal_value(m["num"])
+        value = -value if m["sign"] else value
+        unit = None
+        if m["unit"] is not None:
+            if m["unit"] in ("true", "false", "inf"):
+                return None
+            parts = m["unit"].split("/")
+            start = offset + m.start("unit")
+            unit = n.UnitRef(numerator=(parts[0],), denominator=tuple(parts[1:]), span=Span(source, start, start + len(m["unit"])))
+        num = n.Number(value=value, text=text, unit=unit, span=span)
+        return n.Cell(value=num, text=text, span=span)
+    if name.fullmatch(text) and text not in ("true", "false"):
+        return n.Cell(value=n.Name(name=text, span=span), text=text, span=span)
+    return None
+
+
 def parse_cell(source: Source, text: str, offset: int) -> tuple[n.Cell | None, list[Diagnostic]]:
     """Parse one table cell found at ``offset`` in ``source``."""
+    fast = _fast_cell(source, text, offset)
+    if fast is not None:
+        return fast, []
     span = Span(source, offset, offset + len(text))
     try:
         tree = parser().parse(text, start="cell")
