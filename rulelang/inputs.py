@@ -42,7 +42,7 @@ def to_decimal(v: object) -> Decimal:
     if t is Decimal:
         d = v
     elif t is int:
-        d = Decimal(v)  # type: ignore[arg-type]
+        d = Decimal(v)  # type: ignore[arg-type]  # t is int
     elif t is str:
         text = v.strip().replace("_", "")  # type: ignore[attr-defined]
         try:
@@ -82,7 +82,7 @@ def _converter(t: Type, bound: ir.Bound | None) -> Callable[[object], ir.Value]:
 
         def to_bool(v: object) -> bool:
             if type(v) is bool:
-                return v  # type: ignore[return-value]
+                return bool(v)
             if isinstance(v, str) and v.strip().lower() in ("true", "false"):
                 return v.strip().lower() == "true"
             raise _Bad(f"expected true or false, got {v!r}")
@@ -217,7 +217,8 @@ def _literal_text(text: str) -> object:
     t = text.strip().replace("_", "")
     if t.endswith("%"):
         try:
-            return Decimal(t[:-1]).scaleb(-2)
+            sign, digits, exponent = Decimal(t[:-1]).as_tuple()
+            return Decimal((sign, digits, exponent - 2)) if isinstance(exponent, int) else text  # exact, unlike scaleb
         except decimal.InvalidOperation:
             return text
     if t.endswith("x"):

@@ -101,12 +101,12 @@ def group(tiers: dict[str, Tiers], key: str) -> Tiers:
 
 def bracket(t: Tiers, column: str, size: Decimal) -> Decimal:
     i = t.index(size)
-    return size * t.values[column][i] - t.cums[column][i]  # type: ignore[operator, no-any-return]
+    return size * t.values[column][i] - t.cums[column][i]  # type: ignore[operator]
 
 
 def step(t: Tiers, column: str, size: Decimal) -> Decimal:
     i = t.index(size)
-    return size * t.values[column][i]  # type: ignore[operator, no-any-return]
+    return size * t.values[column][i]  # type: ignore[operator]
 
 
 def lookup(t: Tiers, column: str, size: Decimal) -> ir.Value:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import itertools
 import linecache
+import sys
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -137,7 +138,8 @@ class _Gen:
 
         def unpack(names: list[str], source: str) -> None:
             if names:
-                target = ast.Tuple([_name(n, ast.Store()) for n in names], ast.Store())
+                targets: list[ast.expr] = [_name(n, ast.Store()) for n in names]
+                target = ast.Tuple(targets, ast.Store())
                 body.append(ast.Assign([target], _name(source)))
 
         unpack(list(self.scalar_var.values()), "_scalars")
@@ -157,8 +159,8 @@ class _Gen:
             var = self.fresh("_l")
             body.append(self.ladder(lad, var))
             levels.append(_name(var))
-        globals_ = [_name(self.def_var[d.qualname]) for d in defs if d.collection is None]
-        records = [_name(self.def_var[d.qualname]) for d in defs if d.collection is not None]
+        globals_: list[ast.expr] = [_name(self.def_var[d.qualname]) for d in defs if d.collection is None]
+        records: list[ast.expr] = [_name(self.def_var[d.qualname]) for d in defs if d.collection is not None]
         body.append(
             ast.Return(
                 ast.Tuple(
@@ -172,7 +174,8 @@ class _Gen:
             args=[ast.arg("_scalars"), ast.arg("_collections"), ast.arg("_params")],
             kwonlyargs=[], kw_defaults=[], defaults=[],
         )
-        fn = ast.FunctionDef(name="evaluate", args=args, body=body, decorator_list=[], returns=None, type_params=[])
+        extra: dict[str, Any] = {"type_params": []} if sys.version_info >= (3, 12) else {}
+        fn = ast.FunctionDef(name="evaluate", args=args, body=body, decorator_list=[], returns=None, **extra)
         return ast.fix_missing_locations(ast.Module(body=[fn], type_ignores=[]))
 
     def record_loop(self, coll: str, defs: list[ir.Definition]) -> list[ast.stmt]:

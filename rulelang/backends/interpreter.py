@@ -159,7 +159,8 @@ class _State:
 
     def _traced(self, d: ir.Definition, record: int | None) -> ir.Value:
         if not self.trace:
-            return self.eval(d.expr)
+            value: ir.Value = self.eval(d.expr)
+            return value
         self.frame = _Frame()
         value = self.eval(d.expr)
         self.steps.append(
@@ -329,9 +330,9 @@ class _State:
             slices = tuple(runtime.progressive_slices(tiers, col, size))
             result: Any = sum((s[3] for s in slices), runtime.ZERO)
         elif e.mode == "bracket":
-            result = size * rate - cum_v  # type: ignore[operator]
+            result = size * rate - cum_v
         elif e.mode == "step":
-            result = size * rate  # type: ignore[operator]
+            result = size * rate
         elif e.mode == "lookup":
             result = rate
         elif e.mode == "cum":

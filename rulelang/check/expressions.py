@@ -237,10 +237,10 @@ class ExprChecker:
 
     def _arith(self, e: nodes.Binary, left: ir.Expr, right: ir.Expr) -> ir.Expr | None:
         lt, rt = left.type, right.type
-        for side, t in (("left", lt), ("right", rt)):
-            if not isinstance(t, NumType):
+        for side, st in (("left", lt), ("right", rt)):
+            if not isinstance(st, NumType):
                 self.ctx.error(
-                    "RL0302", f"`{e.op}` needs numbers, but its {side} side is {describe(t)}", e.op_span
+                    "RL0302", f"`{e.op}` needs numbers, but its {side} side is {describe(st)}", e.op_span
                 )
                 return None
         assert isinstance(lt, NumType) and isinstance(rt, NumType)

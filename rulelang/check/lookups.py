@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from rulelang import ir, nodes
 from rulelang.check.context import did_you_mean
-from rulelang.types import NUMBER, Dim, EnumType, NumType, TextType, compatible
+from rulelang.types import NUMBER, Dim, EnumType, NumType, TextType, Type, compatible
 
 if TYPE_CHECKING:
     from rulelang.check.expressions import ExprChecker
@@ -84,6 +84,7 @@ def lower_lookup(ec: ExprChecker, e: nodes.Call) -> ir.Expr | None:
             size_node.span,
         )
         return None
+    t: Type
     if mode == "tier":
         t = NUMBER
     else:

@@ -111,7 +111,7 @@ def check_table(ctx: Context, t: nodes.Table) -> ir.TableDecl | None:
             continue
         upper_v = None if upper is True else upper
         groups.setdefault(group_key, []).append((row, lower, upper_v, values))  # type: ignore[arg-type]
-    columns = tuple(ir.Column(name=c, type=col_types[c] or NumType(Dim())) for c in value_cols)  # type: ignore[arg-type]
+    columns = tuple(ir.Column(name=c, type=col_types[c] or NumType(Dim())) for c in value_cols)
     tiers: list[tuple[str, tuple[ir.Tier, ...]]] = []
     for key, rows in groups.items():
         ok &= _check_bands(ctx, t, key, rows)
