@@ -47,6 +47,7 @@ class Diagnostic:
             text = source.line_text(line)
             end_line, end_col = source.line_col(max(self.span.start, self.span.end - 1))
             width = (end_col - col + 1) if end_line == line else len(text) - col + 1
+            width = min(width, len(text) - col + 1)  # a span may end with its line's newline
             gutter = f"{line:>4} | "
             lines.append(gutter + text)
             lines.append(" " * (len(gutter) - 2) + "| " + " " * (col - 1) + "^" * max(1, width))

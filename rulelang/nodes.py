@@ -436,3 +436,5 @@ class File:
 
     path: str
     decls: tuple[Decl, ...]
+    # names declared by blocks that did not parse (already reported): their uses stay silent
+    broken: tuple[str, ...] = ()

@@ -33,9 +33,13 @@ def check_file(path: str, text: str | None = None) -> tuple[ir.Ruleset, list[Dia
     loaded = load(path, text)
     ctx = Context()
     ctx.diagnostics.extend(loaded.diagnostics)
+    ctx.failed.update(name for f in loaded.files for name in f.broken)
     main, *imported = loaded.files
     decls = list(main.decls) + [d for f in imported for d in f.decls if not isinstance(d, (nodes.Example, nodes.Header))]
     ruleset = _check(ctx, main.path, decls)
+    if any(d.code in ("RL0100", "RL0101") for d in loaded.diagnostics):
+        # a block that did not parse may be the one that uses an input: no "never used" warnings
+        ctx.diagnostics[:] = [d for d in ctx.diagnostics if d.code != "RL0701"]
     ruleset_files = tuple(s.path for s in loaded.sources)
     digest = hashlib.sha256()
     for s in loaded.sources:
@@ -96,22 +100,31 @@ def _check(ctx: Context, path: str, decls: list[nodes.Decl]) -> ir.Ruleset | Non
             decl = _input(ctx, i)
             if decl is not None:
                 ctx.inputs[i.name] = decl
+            else:
+                ctx.failed.add(i.name)
     for p in _of(decls, nodes.Param):
         if claim(p.name, p.name_span, "parameter"):
             param = _param(ctx, p)
             if param is not None:
                 ctx.params[p.name] = param
+            else:
+                ctx.failed.add(p.name)
     for t in _of(decls, nodes.Table):
         if claim(t.name, t.name_span, "table"):
             table = check_table(ctx, t)
             if table is not None:
                 ctx.tables[t.name] = table
+            else:
+                ctx.failed.add(t.name)
     for let in _of(decls, nodes.Let):
         if let.collection is None:
             if claim(let.name, let.name_span, "definition"):
                 ctx.lets[let.name] = let
             continue
         coll = ctx.inputs.get(let.collection)
+        if let.collection in ctx.failed:
+            ctx.failed.add(let.qualname)
+            continue
         if coll is None or coll.fields is None:
             ctx.error(
                 "RL0201",
@@ -136,7 +149,11 @@ def _check(ctx: Context, path: str, decls: list[nodes.Decl]) -> ir.Ruleset | Non
         ladder = check_ladder(ctx, lv)
         if ladder is not None:
             ladders[lv.name] = ladder
+        else:
+            ctx.failed.add(lv.name)
     profiles = [p for p in (_profile(ctx, pr) for pr in _of(decls, nodes.Profile)) if p is not None]
+    good_profiles = {p.name for p in profiles}
+    ctx.failed.update(pr.name for pr in _of(decls, nodes.Profile) if pr.name not in good_profiles)
     names = {p.name for p in profiles}
     examples = [
         e for e in (check_example(ctx, ex, ladders, names) for ex in _of(decls, nodes.Example)) if e is not None

@@ -46,6 +46,7 @@ class Context:
     definitions: dict[str, ir.Definition] = attrs.Factory(dict)
     order: list[str] = attrs.Factory(list)
     in_progress: list[str] = attrs.Factory(list)
+    # declarations that had errors (already reported): their uses stay silent
     failed: set[str] = attrs.Factory(set)
     enum_values: set[str] = attrs.Factory(set)
     used_inputs: set[str] = attrs.Factory(set)

@@ -22,6 +22,9 @@ def check_example(ctx: Context, ex: nodes.Example, ladders: dict[str, ir.Ladder]
     inputs: dict[str, object] = {}
     for g in ex.givens:
         decl = ctx.inputs.get(g.target.name)
+        if decl is None and g.target.name in ctx.failed:
+            ok = False
+            continue
         if decl is None or g.target.index is not None:
             ctx.error("RL0601", f"`{g.target}` is not an input", g.target.span, hint=did_you_mean(g.target.name, ctx.inputs))
             ok = False
@@ -41,7 +44,7 @@ def check_example(ctx: Context, ex: nodes.Example, ladders: dict[str, ir.Ladder]
             ok = False
         else:
             expects.append(got)
-    if ex.profile is not None and ex.profile not in profiles:
+    if ex.profile is not None and ex.profile not in profiles and ex.profile not in ctx.failed:
         ctx.error("RL0601", f"unknown profile `{ex.profile}`", ex.profile_span, hint=did_you_mean(ex.profile, profiles))
         ok = False
     if not ok:
@@ -124,7 +127,9 @@ def _expectation(ctx: Context, x: nodes.Expect, ladders: dict[str, ir.Ladder]) -
         if not isinstance(tv, nodes.Number) or not isinstance(typ, NumType):
             ctx.error("RL0604", "a tolerance must be a number in the value's unit", tv.span)
             return None
-        if tv.unit is not None and typ.dim is not None and unit_dim(ctx, tv.unit) != typ.dim:
+        amount = typ.dim is not None and not typ.dim.dimensionless
+        wrong_style = tv.unit is None and tv.style != "number" and amount  # `within 1%` of an amount in BTC
+        if wrong_style or (tv.unit is not None and typ.dim is not None and unit_dim(ctx, tv.unit) != typ.dim):
             ctx.error("RL0301", f"the tolerance must be {describe(typ)}", tv.span)
             return None
         tol = abs(tv.value)

@@ -40,7 +40,9 @@ def unit_dim(ctx: Context, unit: nodes.UnitRef) -> Dim | None:
     ok = True
     for names, sign in ((unit.numerator, 1), (unit.denominator, -1)):
         for name in names:
-            if name not in ctx.units:
+            if name not in ctx.units and name in ctx.failed:
+                ok = False  # declared on a `units` line that did not parse
+            elif name not in ctx.units:
                 hint = did_you_mean(name, ctx.units)
                 if hint is None:
                     hint = f"declare it with `units {name}`"
@@ -147,6 +149,8 @@ class ExprChecker:
                 if t is None:
                     return None
                 return ir.RecDefRef(collection=coll, name=e.name, type=t, span=e.span)
+            if qual in ctx.failed:
+                return None
         if e.name in ctx.inputs:
             decl_in = ctx.inputs[e.name]
             ctx.used_inputs.add(e.name)
@@ -176,7 +180,8 @@ class ExprChecker:
                 e.span,
             )
             return None
-        self._undefined(e.name, e.span)
+        if e.name not in ctx.failed:
+            self._undefined(e.name, e.span)
         return None
 
     def _scope_names(self) -> list[str]:
@@ -269,7 +274,7 @@ class ExprChecker:
 
     def _compare(self, e: nodes.Binary, left: ir.Expr, right: ir.Expr) -> ir.Expr | None:
         lt, rt = left.type, right.type
-        ok = True
+        ok: bool | None = True  # None: already reported
         if isinstance(lt, NumType) and isinstance(rt, NumType):
             if not same_dim(lt, rt):
                 self.ctx.error(
@@ -329,6 +334,8 @@ class ExprChecker:
             and self.ctx.inputs[first.name].is_collection
         ):
             return self._aggregate(e, first.name)
+        if f in AGGREGATES and isinstance(first, nodes.Name) and first.name in self.ctx.failed:
+            return None
         if f in ("count", "any", "all", "sum"):
             self.ctx.error(
                 "RL0304",
@@ -499,7 +506,8 @@ def _join(a: Type | None, b: Type) -> Type | None:
     return a if a == b else None
 
 
-def _equatable(ctx: Context, a: Type, b: Type, e: nodes.Binary) -> bool:
+def _equatable(ctx: Context, a: Type, b: Type, e: nodes.Binary) -> bool | None:
+    """Whether ``a == b`` can hold; None when a misspelt enumeration value was reported."""
     if isinstance(a, EnumType) and isinstance(b, EnumValueType):
         if b.value not in a.values:
             ctx.error(
@@ -508,7 +516,7 @@ def _equatable(ctx: Context, a: Type, b: Type, e: nodes.Binary) -> bool:
                 e.right.span if isinstance(e.right, nodes.Name) and e.right.name == b.value else e.left.span,
                 hint=did_you_mean(b.value, a.values),
             )
-            return False
+            return None
         return True
     if isinstance(a, EnumValueType):
         return isinstance(b, (EnumType, EnumValueType))

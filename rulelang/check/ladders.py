@@ -13,7 +13,7 @@ from decimal import Decimal
 from rulelang import ir, nodes
 from rulelang.check.context import BUILTIN_ACTIONS, Context, did_you_mean
 from rulelang.check.expressions import ExprChecker
-from rulelang.types import BOOL
+from rulelang.types import BOOL, NumType
 
 _FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}
 
@@ -28,7 +28,7 @@ def check_ladder(ctx: Context, lv: nodes.Levels) -> ir.Ladder | None:
             ok = False
         seen.add(rung.name)
         for act in rung.actions:
-            if act.name not in ctx.actions:
+            if act.name not in ctx.actions and act.name not in ctx.failed:
                 ctx.error(
                     "RL0206",
                     f"unknown action `{act.name}`",
@@ -101,13 +101,22 @@ def _check_order(ctx: Context, lv: nodes.Levels, rungs: list[ir.Rung]) -> None:
             word = "above" if below else "below"
             ctx.error(
                 "RL0502",
-                f"level `{rungs[i].name}` can never be reached: its threshold {_fmt(c)} is not {word} "
-                f"the threshold {_fmt(p)} of `{rungs[i - 1].name}` before it",
+                f"level `{rungs[i].name}` can never be reached: "
+                f"its threshold {_fmt(c, cur[0])} is not {word} "
+                f"the threshold {_fmt(p, prev[0])} of `{rungs[i - 1].name}` before it",
                 rungs[i].span,
                 hint="order the levels from the most severe to the least, with thresholds moving "
                 + ("up" if below else "down"),
             )
 
 
-def _fmt(v: Decimal) -> str:
+def _fmt(v: Decimal, measure: ir.Expr) -> str:
+    """Show a threshold as the rule writes it: ``80%`` for a percent, ``50000 USDT`` for an amount."""
+    t = measure.type
+    if isinstance(t, NumType) and t.style == "percent":
+        return f"{(v * 100).normalize():f}%"
+    if isinstance(t, NumType) and t.style == "leverage":
+        return f"{v.normalize():f}x"
+    if isinstance(t, NumType) and t.dim is not None and not t.dim.dimensionless:
+        return f"{v.normalize():f} {t.dim}"
     return f"{v.normalize():f}"

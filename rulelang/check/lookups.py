@@ -45,8 +45,12 @@ def lower_lookup(ec: ExprChecker, e: nodes.Call) -> ir.Expr | None:
         return None
     table = ctx.tables.get(table_name)
     if table is None:
-        ctx.error("RL0201", f"undefined table `{table_name}`", table_span, hint=did_you_mean(table_name, ctx.tables))
-        ec.lower(size_node)
+        if table_name not in ctx.failed:
+            hint = did_you_mean(table_name, ctx.tables)
+            ctx.error("RL0201", f"undefined table `{table_name}`", table_span, hint=hint)
+        ec.lower(size_node)  # still report its own errors, and mark the inputs it uses as used
+        if key_node is not None:
+            ec.lower(key_node)
         return None
     size = ec.lower(size_node)
     group = ec.lower(key_node) if key_node is not None else None

@@ -57,6 +57,8 @@ def check_table(ctx: Context, t: nodes.Table) -> ir.TableDecl | None:
         return None
     names: list[str] = []
     for cell in t.header.cells:
+        if cell.value is None and cell.text:
+            return None  # unreadable: reported when the row was read
         if not isinstance(cell.value, nodes.Name):
             ctx.error("RL0402", f"a header cell must be a column name, not `{cell.text}`", cell.span)
             return None
@@ -74,6 +76,14 @@ def check_table(ctx: Context, t: nodes.Table) -> ir.TableDecl | None:
             hint=f"the header row names the columns, e.g. `| {' | '.join(required)} | rate |`",
         )
         return None
+    if not t.rows:
+        ctx.error(
+            "RL0402",
+            f"table `{t.name}` has a header but no bands",
+            t.header.span,
+            hint="add one row per band below the header row",
+        )
+        return None
     value_cols = [c for c in names if c not in required]
     key_type = NumType(key_dim) if key_dim is not None else NumType(Dim())
     col_types: dict[str, Type | None] = dict.fromkeys(value_cols)
@@ -82,7 +92,8 @@ def check_table(ctx: Context, t: nodes.Table) -> ir.TableDecl | None:
         if len(row.cells) != len(names):
             ctx.error(
                 "RL0403",
-                f"this row has {len(row.cells)} cells, but the header has {len(names)}",
+                f"this row has {len(row.cells)} cell{'' if len(row.cells) == 1 else 's'}, "
+                f"but the header has {len(names)}",
                 row.span,
             )
             ok = False
@@ -139,8 +150,11 @@ def _band_edge(ctx: Context, cell: nodes.Cell, key_dim: Dim | None, allow_inf: b
         ctx.error("RL0403", "a band cannot start at infinity", cell.span)
         return None
     v = cell.value
+    if v is None and cell.text:
+        return False if allow_inf else None  # unreadable: reported when the row was read
     if not isinstance(v, nodes.Number) or v.style != "number":
-        ctx.error("RL0403", f"a band edge must be a number, not `{cell.text}`", cell.span)
+        what = f"not `{cell.text}`" if cell.text else "but this cell is empty"
+        ctx.error("RL0403", f"a band edge must be a number, {what}", cell.span)
         return False if allow_inf else None
     if v.unit is not None and key_dim is not None:
         d = unit_dim(ctx, v.unit)
@@ -156,7 +170,8 @@ def _cell_value(ctx: Context, cell: nodes.Cell, col: str, col_types: dict[str, T
         ctx.error("RL0403", "only a band's `to` can be `inf`", cell.span)
         return None
     if v is None:
-        ctx.error("RL0403", f"the `{col}` cell is empty", cell.span)
+        if not cell.text:  # a cell with text but no value could not be read: already reported
+            ctx.error("RL0403", f"the `{col}` cell is empty", cell.span)
         return None
     if isinstance(v, nodes.Number):
         d = unit_dim(ctx, v.unit) if v.unit is not None else Dim()

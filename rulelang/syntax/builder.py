@@ -24,6 +24,14 @@ def literal_value(text: str) -> Decimal:
     return Decimal(text.replace("_", ""))
 
 
+def percent_value(text: str) -> Decimal:
+    """Read the number of a percentage (``12.5`` of ``12.5%``) exactly as a fraction (``0.125``)."""
+    sign, digits, exponent = literal_value(text).as_tuple()
+    assert isinstance(exponent, int)
+    # scaleb would round to the ambient context's 28 digits
+    return Decimal((sign, digits, exponent - 2))
+
+
 class Builder(Transformer[Token, Any]):
     """Turn a parse tree into nodes; ``parse_cell`` parses one table cell."""
 
@@ -89,7 +97,7 @@ class Builder(Transformer[Token, Any]):
     @v_args(meta=True)
     def header(self, meta: Any, items: list[Any]) -> n.Header:
         name, *rest = items
-        values = dict(i for i in rest if isinstance(i, tuple))
+        values: dict[str, Any] = dict(i for i in rest if isinstance(i, tuple))
         return n.Header(
             name=str(name),
             meta=self._meta_of(rest),
@@ -200,6 +208,9 @@ class Builder(Transformer[Token, Any]):
         assert tok.start_pos is not None
         text = str(tok).rstrip()
         start = tok.start_pos
+        last = text.rfind("|")
+        if last > 0 and text[last + 1 :].lstrip().startswith("#"):
+            text = text[: last + 1]  # a comment after the row's closing `|`
         if set(text) <= set("|-:+ \t"):
             return None  # a Markdown separator line: |---|:--:|
         if not text.endswith("|") or len(text) < 2:
@@ -354,7 +365,8 @@ class Builder(Transformer[Token, Any]):
 
     @v_args(meta=True)
     def compare(self, meta: Any, items: list[Any]) -> n.Binary:
-        return self.binary(meta, items)
+        left, op, right = items
+        return self._binary(meta, left, norm_op(str(op)), self._tok(op), right)
 
     @v_args(meta=True)
     def or_(self, meta: Any, items: list[Any]) -> n.Binary:
@@ -437,7 +449,7 @@ class Builder(Transformer[Token, Any]):
     @v_args(meta=True)
     def percent(self, meta: Any, items: list[Token]) -> n.Number:
         text = str(items[0])
-        value = literal_value(text[:-1]).scaleb(-2)
+        value = percent_value(text[:-1])
         return n.Number(value=value, text=text, style="percent", span=self._span(meta))
 
     @v_args(meta=True)

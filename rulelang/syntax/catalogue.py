@@ -1,8 +1,9 @@
 """Friendly syntax errors: a catalogue of malformed snippets, matched by lark.
 
 Each entry pairs a message and a hint with short snippets that fail the same
-way; :meth:`lark.UnexpectedInput.match_examples` finds the entry whose snippets
-fail in the same parser state as the user's text.
+way; the parser finds the entry whose snippets fail in the same LALR state
+as the user's text (as :meth:`lark.UnexpectedInput.match_examples` does, but at
+any depth: see ``rulelang.syntax.parser._match_catalogue``).
 """
 
 from __future__ import annotations
@@ -24,18 +25,35 @@ CATALOGUE: dict[tuple[str, str | None], list[str]] = {
         "`list`, or an enumeration such as `long | short`",
     ): ["input a:\n", "input a: = 1\n", "param a: = 1\n", "input a: 5\n"],
     (
-        "a declaration must start at the beginning of a line",
+        "a line at the left margin must start a declaration",
         "top-level lines start with `ruleset`, `units`, `input`, `param`, `profile`, `table`, "
         "`let`, `levels`, `action`, `example` or `import`",
-    ): ["foo\n", "a = 1\n", "define a = 1\n", "5\n"],
+    ): ["foo\n", "a = 1\n", "define a = 1\n", "5\n", "\nfoo\n", "\n5\n"],
     (
         "an expression is missing",
         "write a value, a name or a formula here",
-    ): ["let a =\n", "let a = 1 +\n", "let a = (1 + 2\n", "let a = 1 * / 2\n", "let a = min(1,)\n"],
+    ): ["let a =\n", "let a = 1 +\n", "let a = 1 * / 2\n", "let a = min(1,)\n"],
+    (
+        "a bracket is not closed: `(`, `[` or `{` lacks its `)`, `]` or `}`",
+        "inside brackets a formula may continue on the next lines, "
+        "but it must be closed before the next declaration",
+    ): [
+        "let a = (1 + 2\n",
+        "let a = min(1, 2\n",
+        "example \"e\"\n    given p = [{a: 1}\n",
+        "example \"e\"\n    given p = [{a: 1},\n",
+    ],
     (
         "a level needs `when` and a condition",
         "write `name when condition do action`, and end the ladder with `otherwise name`",
     ): ["levels l\n    warn x < 1\n", "levels l\n    warn\n"],
+    (
+        "`otherwise` must be the last line of a ladder",
+        "move the levels that follow `otherwise` above it",
+    ): [
+        "levels l\n    a when b\n    otherwise c\n    d when e\n",
+        'levels l\n    a when b\n    otherwise c\n        label "C"\n    d when e\n',
+    ],
     (
         "a table needs its unit after `:`",
         "write `table name: USDT` (the unit of the size its bands are keyed by)",

@@ -20,7 +20,7 @@ from lark.indenter import DedentError, Indenter
 from rulelang import nodes as n
 from rulelang.errors import Diagnostic
 from rulelang.source import Source, Span
-from rulelang.syntax.builder import Builder, literal_value
+from rulelang.syntax.builder import Builder, literal_value, percent_value
 from rulelang.syntax.catalogue import CATALOGUE, describe_expected
 
 
@@ -60,6 +60,8 @@ _TOP_LEVEL = re.compile(r"^(?=\S)(?!#)", re.MULTILINE)
 def _blocks(text: str) -> list[tuple[int, int]]:
     """Split ``text`` into top-level blocks: ``(start, end)`` offsets."""
     starts = [m.start() for m in _TOP_LEVEL.finditer(text)]
+    if not starts or starts[0] > 0:
+        starts.insert(0, 0)  # indented lines before the first declaration must not be skipped
     return [(s, starts[i + 1] if i + 1 < len(starts) else len(text)) for i, s in enumerate(starts)]
 
 
@@ -84,22 +86,29 @@ def _syntax_diagnostic(source: Source, err: Exception, text: str) -> Diagnostic:
     pos = err.pos_in_stream if err.pos_in_stream is not None else len(text)
     if isinstance(err, UnexpectedToken) and err.token.type == "$END":
         pos = len(text.rstrip())
+    if isinstance(err, UnexpectedToken) and err.token.type in {"_INDENT", "_DEDENT"}:
+        # the token borrows the newline's position; point at the start of the line it (de)indents
+        pos = err.token.end_pos if err.token.end_pos is not None else pos
     pos = min(pos, len(source.text))
     length = 1
     if isinstance(err, UnexpectedToken) and err.token.end_pos is not None and err.token.type not in {"_NL", "_DEDENT", "_INDENT", "$END"}:
         length = max(1, err.token.end_pos - pos)
     span = Span(source, pos, min(pos + length, len(source.text)))
-    label = None
-    try:
-        label = err.match_examples(_parse_for_examples, CATALOGUE, use_accepts=True)
-    except Exception:  # noqa: BLE001 - the catalogue is a hint; a failure there must not hide the error
-        label = None
+    if isinstance(err, UnexpectedCharacters):
+        # no catalogue here: the parser state says what came before, not what this character is
+        ch = text[pos] if pos < len(text) else "end of file"
+        if ch == '"':
+            return Diagnostic(
+                code="RL0100",
+                message="this string is not closed",
+                span=span,
+                hint='end it with `"` on the same line',
+            )
+        return Diagnostic(code="RL0100", message=f"unexpected character {ch!r}", span=span)
+    label = _match_catalogue(err)
     if label is not None:
         message, hint = label
         return Diagnostic(code="RL0100", message=message, span=span, hint=hint)
-    if isinstance(err, UnexpectedCharacters):
-        ch = text[pos] if pos < len(text) else "end of file"
-        return Diagnostic(code="RL0100", message=f"unexpected character {ch!r}", span=span)
     if isinstance(err, UnexpectedToken):
         found = _describe_token(err.token)
         expected = describe_expected(err.accepts or err.expected, _terminal_text)
@@ -136,14 +145,61 @@ def _terminal_text(name: str) -> str | None:
 
 
 def _describe_token(tok: lark.Token) -> str:
-    names = {"_NL": "end of line", "_INDENT": "an indented block", "_DEDENT": "end of block", "$END": "end of file"}
+    names = {"_NL": "end of line", "_INDENT": "indentation", "_DEDENT": "end of block", "$END": "end of file"}
     if tok.type in names:
         return names[tok.type]
     return f"`{tok}`"
 
 
-def _parse_for_examples(text: str) -> Any:
-    return parser().parse(text, start="file")
+_Label = tuple[str, str | None]
+
+
+@functools.cache
+def _catalogue_failures() -> tuple[tuple[_Label, Any, frozenset[str] | None, lark.Token | None], ...]:
+    """How each catalogue snippet fails: its label, LALR state, accepted terminals and token."""
+    out = []
+    for label, snippets in CATALOGUE.items():
+        for snippet in snippets:
+            try:
+                parser().parse(snippet, start="file")
+            except UnexpectedInput as ex:
+                token = ex.token if isinstance(ex, UnexpectedToken) else None
+                accepts = frozenset(ex.accepts) if isinstance(ex, UnexpectedToken) else None
+                out.append((label, getattr(ex.state, "position", None), accepts, token))
+            except DedentError:
+                continue
+    return tuple(out)
+
+
+def _match_catalogue(err: UnexpectedInput) -> _Label | None:
+    """Return the catalogue entry whose snippets fail like ``err``, or None.
+
+    Like :meth:`lark.UnexpectedInput.match_examples`, but it compares only the
+    LALR state, not the depth of the parse stack: lark's comparison makes a
+    snippet match only an error in the first declaration of a file, since any
+    line before it (a comment, the header) leaves one more entry on the stack.
+    An exact token beats the same kind of token, which beats the same state.
+    """
+    position = getattr(err.state, "position", None)
+    if position is None:
+        return None
+    best: tuple[int, _Label] | None = None
+    in_state: set[_Label] = set()
+    for label, state, accepts, token in _catalogue_failures():
+        if state != position:
+            continue
+        in_state.add(label)
+        score = 1
+        if isinstance(err, UnexpectedToken) and token is not None:
+            if accepts != frozenset(err.accepts):
+                continue
+            if token.type == err.token.type:
+                score = 3 if token == err.token else 2
+        if best is None or score > best[0]:
+            best = (score, label)
+    if best is not None and best[0] == 1 and len(in_state) > 1:
+        return None  # entries disagree about this state, and none failed on this kind of token
+    return best[1] if best else None
 
 
 @functools.cache
@@ -176,7 +232,7 @@ def _fast_cell(source: Source, text: str, offset: int) -> n.Cell | None:
         return n.Cell(value=None, infinite=True, text=text, span=span)
     number, percent, leverage, name = _cell_patterns()
     if m := percent.fullmatch(text):
-        value = literal_value(m["num"][:-1]).scaleb(-2)
+        value = percent_value(m["num"][:-1])
         value = -value if m["sign"] else value
         return n.Cell(value=n.Number(value=value, text=text, style="percent", span=span), text=text, span=span)
     if m := leverage.fullmatch(text):
@@ -258,13 +314,30 @@ def parse_source(source: Source) -> tuple[n.File, list[Diagnostic]]:
         pass
     decls = []
     diags = []
+    broken: list[str] = []
     for start, end in _blocks(text):
         masked = _masked(text, start, end)
         try:
             block_decls, block_diags = _parse_text(source, masked)
         except (UnexpectedInput, DedentError) as err:
             diags.append(_syntax_diagnostic(source, err, masked))
+            broken.extend(_declared_names(text[start:end]))
             continue
         decls.extend(block_decls)
         diags.extend(block_diags)
-    return n.File(path=source.path, decls=tuple(decls)), diags
+    return n.File(path=source.path, decls=tuple(decls), broken=tuple(broken)), diags
+
+
+_DECLARES = re.compile(r"(input|param|let|table|levels|action|profile|units)\b[ \t]*([^\n#]*)")
+_NAME = r"[^\W\d]\w*"
+
+
+def _declared_names(block: str) -> list[str]:
+    """Guess the names a block that did not parse declares, so their uses raise no second error."""
+    m = _DECLARES.match(block.lstrip())
+    if m is None:
+        return []
+    if m[1] == "units":
+        return re.findall(_NAME, m[2])
+    name = re.match(rf"{_NAME}(\.{_NAME})?", m[2])
+    return [name[0]] if name else []
