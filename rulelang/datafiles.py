@@ -10,6 +10,7 @@ Each account comes with a name for messages: ``accounts.jsonl:7`` (a line) or
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import sys
@@ -52,13 +53,19 @@ def detect_format(path: str, head: str) -> str:
 def read_accounts(path: str, fmt: str | None = None) -> Iterator[tuple[str, Any]]:
     """Yield ``(name, account)`` pairs; an unreadable line is yielded as ``(name, DataFileError)``."""
     if path == "-":
-        yield from _read(sys.stdin, "<stdin>", fmt or detect_format("", sys.stdin.read(0)))
+        # read(0) would give nothing to detect the format from; stdin cannot be rewound, so read it all
+        text = sys.stdin.read()
+        yield from _read(io.StringIO(text), "<stdin>", fmt or detect_format("", text))
         return
     try:
         fh = open(path, encoding="utf-8", newline="")  # noqa: SIM115 - closed below
     except OSError as err:
         raise DataFileError(f"{path}: cannot open: {err.strerror}") from None
     with fh:
+        if not fh.seekable():  # a pipe, e.g. the shell's <(...)
+            text = fh.read()
+            yield from _read(io.StringIO(text, newline=None), path, fmt or detect_format(path, text))
+            return
         head = fh.read(4096)
         fh.seek(0)
         yield from _read(fh, path, fmt or detect_format(path, head))

@@ -42,7 +42,7 @@ def show(value: Value, t: Type | None = None, group: bool = False) -> str:
         if t.dim is not None and not t.dim.dimensionless:
             return f"{num(value)} {t.dim}"
         if t.style == "percent":
-            return f"{plain(value * 100)}%"
+            return f"{plain(value.scaleb(2, _WIDE))}%"  # `* 100` would round to 28 digits
         if t.style == "leverage":
             return f"{plain(value)}x"
     return num(value)

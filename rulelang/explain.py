@@ -22,7 +22,7 @@ from rulelang.display import plain, show
 from rulelang.errors import InputError
 from rulelang.inputs import Account
 from rulelang.results import Result, json_value
-from rulelang.types import NumType, Type
+from rulelang.types import Dim, NumType, Type
 
 
 @attrs.frozen
@@ -179,6 +179,9 @@ def _types(rs: ir.Ruleset) -> dict[tuple[str, str], Type]:
         t[("param", p.name)] = p.type
     for d in rs.definitions:
         t[("definition", d.qualname)] = d.type
+    for table in rs.tables:
+        for c in table.columns:
+            t[("column", f"{table.name}.{c.name}")] = c.type
     return t
 
 
@@ -189,7 +192,7 @@ def _step(s: Step, types: dict[tuple[str, str], Type]) -> ExplainedStep:
     details: list[str] = []
     notes: list[dict[str, Any]] = []
     for note in s.notes:
-        details.extend(_describe(note, d.type))
+        details.extend(_describe(note, d.type, types))
         notes.append(_note_json(note))
     loc = d.span.location() if d.span else "?"
     return ExplainedStep(
@@ -208,7 +211,7 @@ def _step(s: Step, types: dict[tuple[str, str], Type]) -> ExplainedStep:
 
 def _rate(v: ir.Value | None) -> str:
     if isinstance(v, Decimal):
-        return f"{plain(v * 100)}%"
+        return show(v, NumType(Dim(), "percent"))  # exact: `v * 100` would round to 28 digits
     return str(v)
 
 
@@ -217,7 +220,7 @@ def _band(n: LookupNote) -> str:
     return f"tier {n.tier} ({plain(n.lower)} to {top})"
 
 
-def _describe(n: Note, t: Type) -> list[str]:
+def _describe(n: Note, t: Type, types: dict[tuple[str, str], Type]) -> list[str]:
     if isinstance(n, LookupNote):
         where = f"table {n.table}" + (f"[{n.group}]" if n.group else "")
         col = f", column {n.column}" if n.column else ""
@@ -239,7 +242,8 @@ def _describe(n: Note, t: Type) -> list[str]:
                 f"  {size} × {_rate(n.rate)} = {plain(n.result)}",  # type: ignore[arg-type]
             ]
         if n.mode == "lookup":
-            shown = _rate(n.rate) if isinstance(n.rate, Decimal) and n.rate <= 1 else str(n.rate)
+            assert n.rate is not None
+            shown = show(n.rate, types.get(("column", f"{n.table}.{n.column}")))  # 20x, 0.4%, BTCUSDT
             return [f"{where}{col}: {size} falls in {_band(n)}: {n.column} = {shown}"]
         if n.mode == "cum":
             return [f"{where}{col}: {size} falls in {_band(n)}: maintenance amount = {plain(n.result)}"]  # type: ignore[arg-type]

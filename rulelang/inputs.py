@@ -36,6 +36,23 @@ class _Bad(Exception):
     pass
 
 
+def _shown(v: object) -> str:
+    """A value as the account's JSON shows it, for messages (never a Python repr such as ``Decimal('1')``)."""
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (Decimal, int, float)):
+        return f"the number {v}"
+    if isinstance(v, str):
+        return f"the text {v!r}"
+    if isinstance(v, Mapping):
+        return "an object"
+    if isinstance(v, (list, tuple)):
+        return "a list"
+    return type(v).__name__
+
+
 def to_decimal(v: object) -> Decimal:
     """Read a number exactly; raise ``_Bad`` with what was wrong."""
     t = type(v)
@@ -58,7 +75,7 @@ def to_decimal(v: object) -> Decimal:
     elif v is None:
         raise _Bad("expected a number, got null")
     else:
-        raise _Bad(f"expected a number, got {type(v).__name__}")
+        raise _Bad(f"expected a number, got {_shown(v)}")
     assert isinstance(d, Decimal)
     if not d.is_finite():
         raise _Bad(f"expected a finite number, got {v}")
@@ -85,7 +102,7 @@ def _converter(t: Type, bound: ir.Bound | None) -> Callable[[object], ir.Value]:
                 return bool(v)
             if isinstance(v, str) and v.strip().lower() in ("true", "false"):
                 return v.strip().lower() == "true"
-            raise _Bad(f"expected true or false, got {v!r}")
+            raise _Bad(f"expected true or false, got {_shown(v)}")
 
         return to_bool
     if isinstance(t, EnumType):
@@ -94,7 +111,7 @@ def _converter(t: Type, bound: ir.Bound | None) -> Callable[[object], ir.Value]:
         def to_enum(v: object) -> str:
             if isinstance(v, str) and v in values:
                 return v
-            raise _Bad(f"expected one of {', '.join(values)}, got {v!r}")
+            raise _Bad(f"expected one of {', '.join(values)}, got {_shown(v)}")
 
         return to_enum
     if isinstance(t, TextType):
@@ -102,7 +119,7 @@ def _converter(t: Type, bound: ir.Bound | None) -> Callable[[object], ir.Value]:
         def to_text(v: object) -> str:
             if isinstance(v, str):
                 return v
-            raise _Bad(f"expected a text, got {type(v).__name__} {v!r}")
+            raise _Bad(f"expected a text, got {_shown(v)}")
 
         return to_text
     raise AssertionError(t)
@@ -160,13 +177,13 @@ class Validator:
                 collections.append(())
                 continue
             if isinstance(raw, (str, bytes, Mapping)) or not isinstance(raw, Sequence):
-                problems.append((name, f"expected a list of records, got {type(raw).__name__}"))
+                problems.append((name, f"expected a list of records, got {_shown(raw)}"))
                 collections.append(())
                 continue
             recs: list[tuple[ir.Value, ...]] = []
             for idx, rec in enumerate(raw):
                 if not isinstance(rec, Mapping):
-                    problems.append((f"{name}[{idx}]", f"expected a record (an object), got {type(rec).__name__}"))
+                    problems.append((f"{name}[{idx}]", f"expected a record (an object), got {_shown(rec)}"))
                     continue
                 row: list[ir.Value] = []
                 for fname, conv, fdecl in fields:
@@ -217,8 +234,9 @@ def _literal_text(text: str) -> object:
     t = text.strip().replace("_", "")
     if t.endswith("%"):
         try:
+            # exact, unlike scaleb (which rounds to the ambient context's 28 digits)
             sign, digits, exponent = Decimal(t[:-1]).as_tuple()
-            return Decimal((sign, digits, exponent - 2)) if isinstance(exponent, int) else text  # exact, unlike scaleb
+            return Decimal((sign, digits, exponent - 2)) if isinstance(exponent, int) else text
         except decimal.InvalidOperation:
             return text
     if t.endswith("x"):

@@ -35,6 +35,14 @@ ROUNDING = {
     "ceiling": decimal.ROUND_CEILING,
 }
 
+#: Progressive sums are added up exactly in this context and then rounded once
+#: into CONTEXT, as ``size.fma(rate, -cum)`` rounds ``size × rate − cum`` once:
+#: the two formulas are equal in exact arithmetic, so they give the same decimal.
+WIDE = decimal.Context(
+    prec=100, rounding=decimal.ROUND_HALF_EVEN, Emin=decimal.MIN_EMIN, Emax=decimal.MAX_EMAX,
+    traps=[decimal.InvalidOperation],
+)
+
 INFINITY = Decimal("Infinity")
 ZERO = Decimal(0)
 
@@ -101,7 +109,12 @@ def group(tiers: dict[str, Tiers], key: str) -> Tiers:
 
 def bracket(t: Tiers, column: str, size: Decimal) -> Decimal:
     i = t.index(size)
-    return size * t.values[column][i] - t.cums[column][i]  # type: ignore[operator]
+    return charge(size, t.values[column][i], t.cums[column][i])  # type: ignore[arg-type]
+
+
+def charge(size: Decimal, rate: Decimal, cum: Decimal) -> Decimal:
+    """``size × rate − cum`` rounded once (two roundings could differ from the progressive sum)."""
+    return size.fma(rate, cum.copy_negate())
 
 
 def step(t: Tiers, column: str, size: Decimal) -> Decimal:
@@ -131,11 +144,19 @@ def progressive_slices(t: Tiers, column: str, size: Decimal) -> list[tuple[int, 
     out = []
     for i in range(last + 1):
         top = size if i == last else t.uppers[i]
-        width = top - t.lowers[i]
+        width = WIDE.subtract(top, t.lowers[i])
         rate = t.values[column][i]
         assert isinstance(rate, Decimal)
-        out.append((i + 1, width, rate, width * rate))
+        out.append((i + 1, width, rate, WIDE.multiply(width, rate)))
     return out
+
+
+def progressive_total(slices: list[tuple[int, Decimal, Decimal, Decimal]]) -> Decimal:
+    """The sum of the slices' amounts, rounded once into :data:`CONTEXT`."""
+    total = ZERO
+    for s in slices:
+        total = WIDE.add(total, s[3])
+    return CONTEXT.plus(total)
 
 
 def round_to(value: Decimal, places: int, mode: str) -> Decimal:
@@ -161,7 +182,8 @@ def make_lookup(mode: str, tiers: dict[str, Tiers], column: str | None, grouped:
         vals = t.values[column]
         cums = t.cums.get(column, ())
         if mode in ("bracket", "progressive"):
-            return lambda size: size * vals[(i := index(size))] - cums[i]
+            ncums = tuple(c.copy_negate() for c in cums)
+            return lambda size: size.fma(vals[(i := index(size))], ncums[i])
         if mode == "step":
             return lambda size: size * vals[index(size)]
         if mode == "lookup":

@@ -142,6 +142,7 @@ class _State:
         self.steps: list[Step] = []
         self.ladder_steps: list[LadderStep] = []
         self.definition: ir.Definition | None = None
+        self.record: int | None = None  # the record a per-record definition is being computed for
 
     # ------------------------------------------------------------ definitions
     def define(self, d: ir.Definition) -> None:
@@ -153,9 +154,10 @@ class _State:
         out: list[ir.Value] = []
         self.rec_values[(d.collection, d.name)] = out
         for idx in range(len(records)):
-            self.current[d.collection] = idx
+            self.current[d.collection] = self.record = idx
             out.append(self._traced(d, idx))
         self.current.pop(d.collection, None)
+        self.record = None
 
     def _traced(self, d: ir.Definition, record: int | None) -> ir.Value:
         if not self.trace:
@@ -198,6 +200,8 @@ class _State:
     def _fail(self, message: str, e: Any) -> EvaluationError:
         d = self.definition
         formula = d.qualname if d is not None else None
+        if d is not None and d.collection is not None and self.record is not None:
+            formula = f"{d.collection}[{self.record}].{d.name}"  # which record failed
         return EvaluationError(message, e.span, formula)
 
     def eval(self, e: ir.Expr) -> Any:
@@ -295,7 +299,10 @@ class _State:
             self.frame = frame
         f = e.func
         if f == "sum":
-            result: Any = sum(values, runtime.ZERO)
+            try:
+                result: Any = sum(values, runtime.ZERO)
+            except ArithmeticError:
+                raise self._fail(f"the sum over `{e.collection}` is too large", e) from None
         elif f == "count":
             result = Decimal(len(values))
         elif f == "any":
@@ -325,20 +332,24 @@ class _State:
         cum = tiers.cums.get(col, ()) if col is not None else ()
         cum_v = cum[idx] if cum else None
         slices: tuple[tuple[int, Decimal, Decimal, Decimal], ...] = ()
-        if e.mode == "progressive":
-            assert col is not None
-            slices = tuple(runtime.progressive_slices(tiers, col, size))
-            result: Any = sum((s[3] for s in slices), runtime.ZERO)
-        elif e.mode == "bracket":
-            result = size * rate - cum_v
-        elif e.mode == "step":
-            result = size * rate
-        elif e.mode == "lookup":
-            result = rate
-        elif e.mode == "cum":
-            result = cum_v
-        else:
-            result = Decimal(idx + 1)
+        try:
+            if e.mode == "progressive":
+                assert col is not None
+                slices = tuple(runtime.progressive_slices(tiers, col, size))
+                result: Any = runtime.progressive_total(list(slices))
+            elif e.mode == "bracket":
+                assert isinstance(rate, Decimal) and cum_v is not None
+                result = runtime.charge(size, rate, cum_v)
+            elif e.mode == "step":
+                result = size * rate
+            elif e.mode == "lookup":
+                result = rate
+            elif e.mode == "cum":
+                result = cum_v
+            else:
+                result = Decimal(idx + 1)
+        except ArithmeticError:
+            raise self._fail(f"table `{e.table}`: the result for size {size} is too large", e) from None
         if self.frame is not None:
             upper = tiers.uppers[idx]
             self.frame.notes.append(

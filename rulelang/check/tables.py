@@ -13,6 +13,7 @@ from decimal import Decimal
 from rulelang import ir, nodes
 from rulelang.check.context import Context
 from rulelang.check.expressions import describe, unit_dim
+from rulelang.runtime import WIDE
 from rulelang.types import Dim, NumType, TextType, Type
 
 RATE_NAMES = ("imr", "mmr", "rate", "haircut", "discount", "discount_rate", "collateral_ratio")
@@ -304,7 +305,8 @@ def _derive(rows: Rows, columns: tuple[ir.Column, ...]) -> tuple[ir.Tier, ...]:
             for c in numeric:
                 a, b = values.get(c), prev.get(c)
                 if isinstance(a, Decimal) and isinstance(b, Decimal):
-                    cums[c] = cums[c] + lower * (a - b)
+                    # exactly (not in the ambient 28 digits): bracket must equal the progressive sum
+                    cums[c] = WIDE.add(cums[c], WIDE.multiply(lower, WIDE.subtract(a, b)))
         out.append(
             ir.Tier(
                 number=i + 1,

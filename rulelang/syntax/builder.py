@@ -385,7 +385,8 @@ class Builder(Transformer[Token, Any]):
         inner = items[0]
         if isinstance(inner, n.Number):  # fold "-5" into a literal: tables and bounds read it so
             return n.Number(
-                value=-inner.value, text="-" + inner.text, style=inner.style,
+                # copy_negate is exact; unary minus would round to the ambient 28 digits
+                value=inner.value.copy_negate(), text="-" + inner.text, style=inner.style,
                 unit=inner.unit, span=self._span(meta),
             )
         return n.Unary(op="-", operand=inner, span=self._span(meta))

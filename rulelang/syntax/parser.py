@@ -233,15 +233,15 @@ def _fast_cell(source: Source, text: str, offset: int) -> n.Cell | None:
     number, percent, leverage, name = _cell_patterns()
     if m := percent.fullmatch(text):
         value = percent_value(m["num"][:-1])
-        value = -value if m["sign"] else value
+        value = value.copy_negate() if m["sign"] else value
         return n.Cell(value=n.Number(value=value, text=text, style="percent", span=span), text=text, span=span)
     if m := leverage.fullmatch(text):
         value = literal_value(m["num"][:-1])
-        value = -value if m["sign"] else value
+        value = value.copy_negate() if m["sign"] else value
         return n.Cell(value=n.Number(value=value, text=text, style="leverage", span=span), text=text, span=span)
     if m := number.fullmatch(text):
         value = literal_value(m["num"])
-        value = -value if m["sign"] else value
+        value = value.copy_negate() if m["sign"] else value
         unit = None
         if m["unit"] is not None:
             if m["unit"] in ("true", "false", "inf"):
