@@ -20,7 +20,7 @@ from rulelang.check import check_file
 from rulelang.errors import Diagnostic, EvaluationError, InputError
 from rulelang.explain import Explanation, build_explanation
 from rulelang.inputs import Account, Validator, parse_param
-from rulelang.results import LevelResult, Result
+from rulelang.results import LevelResult, RecordValues, Result
 
 
 class Ruleset:
@@ -38,6 +38,21 @@ class Ruleset:
         self._default_params = {p.name: p.value for p in checked.params}
         self._param_order = tuple(p.name for p in checked.params)
         self._ladders = checked.ladders
+        # one LevelResult per rung, made once: results share them
+        self._level_results = tuple(
+            tuple(LevelResult(lad.name, r.name, r.actions) for r in lad.rungs) for lad in checked.ladders
+        )
+        self._ladder_names = tuple(lad.name for lad in checked.ladders)
+        # per collection: the positions of its per-record definitions in the compiled output, and their names
+        self._record_layout = tuple(
+            (
+                c,
+                tuple(k for k, (coll, _) in enumerate(self._record_defs) if coll == c),
+                tuple(name for coll, name in self._record_defs if coll == c),
+            )
+            for c in self._colls
+        )
+        self._default_ptuple: tuple[ir.Value, ...] | None = None
 
     @property
     def name(self) -> str:
@@ -76,11 +91,17 @@ class Ruleset:
     ) -> Result:
         """Evaluate one account with the compiled evaluator."""
         account = self.validator.validate(data, record)
-        values = self.params(params, profile)
-        return self.evaluate_account(account, values)
+        if params is None and profile is None:
+            if self._default_ptuple is None:
+                self._default_ptuple = tuple(self._default_params[n] for n in self._param_order)
+            return self._run(account, self._default_ptuple, self._default_params)
+        return self.evaluate_account(account, self.params(params, profile))
 
     def evaluate_account(self, account: Account, params: Mapping[str, ir.Value]) -> Result:
-        ptuple = tuple(params[n] for n in self._param_order)
+        """Evaluate an already validated account with every parameter's value given."""
+        return self._run(account, tuple(params[n] for n in self._param_order), params)
+
+    def _run(self, account: Account, ptuple: tuple[ir.Value, ...], params: Mapping[str, ir.Value]) -> Result:
         try:
             with decimal.localcontext(runtime.CONTEXT):
                 globals_, records, levels = self.compiled.evaluate(account.scalars, account.collections, ptuple)
@@ -88,20 +109,11 @@ class Ruleset:
             # the compiled code only knows that something failed; the interpreter says where
             self.interpreter.run(account, params)
             raise EvaluationError("internal error: the compiled and reference evaluators disagree", None) from None
-        recs: dict[str, list[dict[str, ir.Value]]] = {}
-        for c in self._colls:
-            recs[c] = [{} for _ in account.collections[self._colls.index(c)]]
-        for (coll, name), column in zip(self._record_defs, records, strict=True):
-            assert coll is not None
-            for rec, v in zip(recs[coll], column, strict=True):
-                rec[name] = v
+        # no strict zips here: the generated code returns exactly these shapes, and this is the hot path
         return Result(
-            values=dict(zip(self._global_names, globals_, strict=True)),
-            records={c: tuple(r) for c, r in recs.items()},
-            levels={
-                lad.name: LevelResult(lad.name, lad.rungs[i].name, lad.rungs[i].actions)
-                for lad, i in zip(self._ladders, levels, strict=True)
-            },
+            values=dict(zip(self._global_names, globals_)),  # noqa: B905
+            records=RecordValues(self._record_layout, records, tuple(map(len, account.collections))),
+            levels={name: results[i] for name, results, i in zip(self._ladder_names, self._level_results, levels)},  # noqa: B905
         )
 
     def evaluate_reference(

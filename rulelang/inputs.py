@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import decimal
 import math
+import operator
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
@@ -23,12 +24,12 @@ from rulelang.errors import InputError
 from rulelang.types import BoolType, EnumType, NumType, TextType, Type
 
 _OPS: dict[str, Callable[[Decimal, Decimal], bool]] = {
-    ">=": lambda a, b: a >= b,
-    ">": lambda a, b: a > b,
-    "<=": lambda a, b: a <= b,
-    "<": lambda a, b: a < b,
-    "==": lambda a, b: a == b,
-    "!=": lambda a, b: a != b,
+    ">=": operator.ge,
+    ">": operator.gt,
+    "<=": operator.le,
+    "<": operator.lt,
+    "==": operator.eq,
+    "!=": operator.ne,
 }
 
 
@@ -61,9 +62,8 @@ def to_decimal(v: object) -> Decimal:
     elif t is int:
         d = Decimal(v)  # type: ignore[arg-type]  # t is int
     elif t is str:
-        text = v.strip().replace("_", "")  # type: ignore[attr-defined]
         try:
-            d = Decimal(text)
+            d = Decimal(v)  # type: ignore[arg-type]  # t is str; Decimal strips spaces and reads 1_000
         except decimal.InvalidOperation:
             raise _Bad(f"expected a number, got the text {v!r}") from None
     elif t is float:
@@ -150,7 +150,7 @@ class Validator:
 
     def validate(self, data: Mapping[str, Any], record: str | None = None) -> Account:
         """Return the account's exact values, or raise :class:`InputError` listing every problem."""
-        if not isinstance(data, Mapping):
+        if type(data) is not dict and not isinstance(data, Mapping):  # the exact check first: it is cheap
             raise InputError([("(account)", f"expected an object with the inputs, got {type(data).__name__}")], record)
         problems: list[tuple[str, str]] = []
         scalars: list[ir.Value] = []
@@ -176,13 +176,13 @@ class Validator:
                 problems.append((name, "missing; expected a list of records (use [] for none)"))
                 collections.append(())
                 continue
-            if isinstance(raw, (str, bytes, Mapping)) or not isinstance(raw, Sequence):
+            if type(raw) is not list and (isinstance(raw, (str, bytes, Mapping)) or not isinstance(raw, Sequence)):
                 problems.append((name, f"expected a list of records, got {_shown(raw)}"))
                 collections.append(())
                 continue
             recs: list[tuple[ir.Value, ...]] = []
             for idx, rec in enumerate(raw):
-                if not isinstance(rec, Mapping):
+                if type(rec) is not dict and not isinstance(rec, Mapping):
                     problems.append((f"{name}[{idx}]", f"expected a record (an object), got {_shown(rec)}"))
                     continue
                 row: list[ir.Value] = []

@@ -6,7 +6,7 @@ decimal as a string, so no binary float ever carries a figure.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -24,6 +24,53 @@ def decimal_text(d: Decimal) -> str:
 
 def json_value(v: Value) -> Any:
     return decimal_text(v) if isinstance(v, Decimal) else v
+
+
+class RecordValues(Mapping[str, tuple[Mapping[str, Value], ...]]):
+    """Per-record values by collection, made into one mapping per record only when read.
+
+    The compiled evaluator produces one list per per-record definition; most
+    callers (batch runs, levels, totals) never look at single records, so the
+    per-record mappings are built on first access. Compares equal to a plain
+    ``dict`` with the same content.
+    """
+
+    __slots__ = ("_built", "_columns", "_counts", "_layout")
+
+    def __init__(
+        self,
+        layout: tuple[tuple[str, tuple[int, ...], tuple[str, ...]], ...],
+        columns: tuple[list[Value], ...],
+        counts: tuple[int, ...],
+    ) -> None:
+        self._layout = layout
+        self._columns = columns
+        self._counts = counts
+        self._built: dict[str, tuple[Mapping[str, Value], ...]] = {}
+
+    def __getitem__(self, collection: str) -> tuple[Mapping[str, Value], ...]:
+        built = self._built.get(collection)
+        if built is None:
+            for (name, positions, names), count in zip(self._layout, self._counts, strict=True):
+                if name == collection:
+                    columns = [self._columns[k] for k in positions]
+                    built = tuple(dict(zip(names, row, strict=True)) for row in zip(*columns)) if positions else tuple(
+                        {} for _ in range(count)
+                    )
+                    self._built[collection] = built
+                    break
+            else:
+                raise KeyError(collection)
+        return built
+
+    def __iter__(self) -> Iterator[str]:
+        return (name for name, _, _ in self._layout)
+
+    def __len__(self) -> int:
+        return len(self._layout)
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
 
 
 @attrs.frozen

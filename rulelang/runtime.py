@@ -11,6 +11,8 @@ import decimal
 from collections.abc import Sequence
 from decimal import Decimal
 
+from typing import Any
+
 import attrs
 
 from rulelang import ir
@@ -172,25 +174,34 @@ def empty() -> Decimal:
 
 
 def make_lookup(mode: str, tiers: dict[str, Tiers], column: str | None, grouped: bool) -> object:
-    """A closure for one lookup site of compiled code: ``f(size)`` or ``f(key, size)``."""
-    if not grouped:
-        t = tiers[""]
-        index = t.index
-        if mode == "tier":
-            return lambda size: Decimal(index(size) + 1)
-        assert column is not None
-        vals = t.values[column]
-        cums = t.cums.get(column, ())
-        if mode in ("bracket", "progressive"):
-            ncums = tuple(c.copy_negate() for c in cums)
-            return lambda size: size.fma(vals[(i := index(size))], ncums[i])
-        if mode == "step":
-            return lambda size: size * vals[index(size)]
-        if mode == "lookup":
-            return lambda size: vals[index(size)]
-        return lambda size: cums[index(size)]
+    """A closure for one lookup site of compiled code: ``f(size)`` or ``f(key, size)``.
+
+    A keyed table gets one specialised closure per key, so a lookup costs one
+    dict access more than an unkeyed one.
+    """
+    if grouped:
+        by_key = {key: make_lookup(mode, {"": t}, column, False) for key, t in tiers.items()}
+
+        def keyed(key: str, size: Decimal) -> Any:
+            try:
+                fn = by_key[key]
+            except KeyError:
+                raise TierError(f"the table has no tiers for `{key}`") from None
+            return fn(size)  # type: ignore[operator]
+
+        return keyed
+    t = tiers[""]
+    index = t.index
     if mode == "tier":
-        return lambda key, size: tier(group(tiers, key), size)
+        return lambda size: Decimal(index(size) + 1)
     assert column is not None
-    fn = {"bracket": bracket, "progressive": bracket, "step": step, "lookup": lookup, "cum": cum}[mode]
-    return lambda key, size: fn(group(tiers, key), column, size)
+    vals = t.values[column]
+    cums = t.cums.get(column, ())
+    if mode in ("bracket", "progressive"):
+        ncums = tuple(c.copy_negate() for c in cums)
+        return lambda size: size.fma(vals[(i := index(size))], ncums[i])
+    if mode == "step":
+        return lambda size: size * vals[index(size)]
+    if mode == "lookup":
+        return lambda size: vals[index(size)]
+    return lambda size: cums[index(size)]

@@ -105,6 +105,15 @@ class _Gen:
         raise AssertionError(e)
 
     def aggregate(self, e: ir.Aggregate) -> ast.expr:
+        f = e.func
+        body_def = e.body if isinstance(e.body, ir.RecDefRef) and e.body.collection == e.collection else None
+        if e.where is None and (body_def is not None or f == "count"):
+            # the values are already a complete list: aggregate it directly
+            if f == "count":
+                return _call("_Decimal", [_call("len", [_name(self.coll_var[e.collection])])])
+            assert body_def is not None
+            column = _name(self.def_var[f"{e.collection}.{body_def.name}"])
+            return self.finish(e, column)
         rec, idx = self.fresh("_q"), self.fresh("_j")
         self.bindings.setdefault(e.collection, []).append((rec, idx))
         try:
@@ -118,7 +127,10 @@ class _Gen:
             ifs=conds,
             is_async=0,
         )
-        items = ast.ListComp(body, [gen])
+        return self.finish(e, ast.ListComp(body, [gen]))
+
+    def finish(self, e: ir.Aggregate, items: ast.expr) -> ast.expr:
+        """Apply the aggregate's function to the list of per-record values ``items``."""
         f = e.func
         if f == "sum":
             return _call("sum", [items, _name("_ZERO")])
