@@ -58,8 +58,11 @@ def _args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--cold-repeats", type=int, default=3, help="fresh processes timing the cold load")
     p.add_argument("--warm-repeats", type=int, default=5, help="in-process loads timing the warm load")
     p.add_argument("--no-load", action="store_true", help="skip the load-time benchmark")
-    p.add_argument("--quick", action="store_true",
-                   help="a fast smoke run (few accounts, rounds, repeats), written to quick.json and .md")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="a fast smoke run (few accounts, rounds, repeats), written to quick.json and .md",
+    )
     p.add_argument("--profile", action="store_true", help="profile the compiled evaluate instead of timing")
     p.add_argument("--check-targets", action="store_true", help="exit with status 2 when a target is missed")
     p.add_argument("--out", default=RESULTS, help=f"results directory (default {RESULTS})")
@@ -103,23 +106,44 @@ def _cases(rs: Ruleset, accounts: list[dict[str, Any]]) -> list[harness.Case]:
         return rs.evaluate_account(acc, params)
 
     return [
-        harness.Case(COMPILED, _each(rs.evaluate, accounts), n,
-                     note="`evaluate`: validation, params, Result"),
-        harness.Case("reference interpreter", _each(rs.evaluate_reference, accounts), n,
-                     note="`evaluate_reference`, validation included"),
+        harness.Case(COMPILED, _each(rs.evaluate, accounts), n, note="`evaluate`: validation, params, Result"),
+        harness.Case(
+            "reference interpreter",
+            _each(rs.evaluate_reference, accounts),
+            n,
+            note="`evaluate_reference`, validation included",
+        ),
         harness.Case(BASELINE, _each(handwritten.evaluate_decimal, accounts), n, note="read + compute"),
-        harness.Case("hand-written float", _each(handwritten.evaluate_float, accounts), n,
-                     note="read + compute"),
-        harness.Case("compiled, pre-validated", _each(prevalidated, validated), n,
-                     role="breakdown", note="`evaluate_account`: context, generated code, Result"),
-        harness.Case("generated function only", generated_only, n, role="breakdown",
-                     note="`compiled.evaluate` on validated tuples"),
-        harness.Case("validation only", _each(rs.validate, accounts), n, role="breakdown",
-                     note="`Ruleset.validate`"),
-        harness.Case("hand-written Decimal, compute only", _each(handwritten.compute_decimal, parsed), n,
-                     role="breakdown", note="on parsed accounts"),
-        harness.Case("hand-written Decimal, read only", _each(handwritten.DECIMAL.parse, accounts), n,
-                     role="breakdown", note="mapping → dataclasses"),
+        harness.Case("hand-written float", _each(handwritten.evaluate_float, accounts), n, note="read + compute"),
+        harness.Case(
+            "compiled, pre-validated",
+            _each(prevalidated, validated),
+            n,
+            role="breakdown",
+            note="`evaluate_account`: context, generated code, Result",
+        ),
+        harness.Case(
+            "generated function only",
+            generated_only,
+            n,
+            role="breakdown",
+            note="`compiled.evaluate` on validated tuples",
+        ),
+        harness.Case("validation only", _each(rs.validate, accounts), n, role="breakdown", note="`Ruleset.validate`"),
+        harness.Case(
+            "hand-written Decimal, compute only",
+            _each(handwritten.compute_decimal, parsed),
+            n,
+            role="breakdown",
+            note="on parsed accounts",
+        ),
+        harness.Case(
+            "hand-written Decimal, read only",
+            _each(handwritten.DECIMAL.parse, accounts),
+            n,
+            role="breakdown",
+            note="mapping → dataclasses",
+        ),
     ]
 
 
@@ -173,9 +197,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     timings = harness.run(_cases(rs, accounts), args.rounds, BASELINE, args.min_time, progress=_say)
     compiled = next(t for t in timings if t.name == COMPILED)
     targets = [
-        {"name": "compiled evaluator ÷ hand-written Decimal (time per account)",
-         "value": compiled.ratio, "measured": f"{compiled.ratio:.2f}×", "limit": f"≤ {RATIO_LIMIT}×",
-         "met": compiled.ratio <= RATIO_LIMIT},
+        {
+            "name": "compiled evaluator ÷ hand-written Decimal (time per account)",
+            "value": compiled.ratio,
+            "measured": f"{compiled.ratio:.2f}×",
+            "limit": f"≤ {RATIO_LIMIT}×",
+            "met": compiled.ratio <= RATIO_LIMIT,
+        },
     ]
     results: dict[str, Any] = {
         "machine": report.machine(),
@@ -212,10 +240,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         size = f"{args.symbols} symbols × {args.tiers} tiers"
         loads = (("cold, fresh process", lt.cold["total"]), ("warm, in process", lt.warm["total"]))
         for kind, total in loads:
-            targets.append({
-                "name": f"parse + check + compile, {size} ({kind})", "value": total,
-                "measured": f"{total:.2f} s", "limit": f"< {LOAD_LIMIT:g} s", "met": total < LOAD_LIMIT,
-            })
+            targets.append(
+                {
+                    "name": f"parse + check + compile, {size} ({kind})",
+                    "value": total,
+                    "measured": f"{total:.2f} s",
+                    "limit": f"< {LOAD_LIMIT:g} s",
+                    "met": total < LOAD_LIMIT,
+                }
+            )
     results["elapsed_seconds"] = time.perf_counter() - started
     json_path, md_path = report.write(results, args.out, "quick" if args.quick else "latest")
     print(report.markdown(results))

@@ -170,8 +170,7 @@ def _warm(path: str, account: dict[str, object], repeats: int) -> tuple[dict[str
         compile_, compiled = timed(functools.partial(_compiled, checked))
         assert isinstance(compiled, Ruleset)
         rs = compiled
-        runs.append({"parse": parse, "parse_check": parse_check, "compile": compile_,
-                     "total": parse_check + compile_})
+        runs.append({"parse": parse, "parse_check": parse_check, "compile": compile_, "total": parse_check + compile_})
     return _medians(runs), str(rs.evaluate(account)["margin_ratio"])
 
 

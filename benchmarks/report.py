@@ -73,8 +73,10 @@ def _git() -> dict[str, Any]:
         return out.stdout.strip() if out.returncode == 0 else ""
 
     changed = run("status", "--porcelain")
-    return {"commit": run("rev-parse", "--short", "HEAD") or "unknown",
-            "uncommitted_files": len(changed.splitlines()) if changed else 0}
+    return {
+        "commit": run("rev-parse", "--short", "HEAD") or "unknown",
+        "uncommitted_files": len(changed.splitlines()) if changed else 0,
+    }
 
 
 def write(results: dict[str, Any], directory: str, stem: str = "latest") -> tuple[str, str]:

@@ -27,8 +27,14 @@ View = tuple[object, ...]
 _COLLATERAL = ("value", "discounted_value")
 _POSITION = ("notional", "unrealized_pnl", "maintenance_margin", "max_leverage", "liquidation_fee")
 _TOTALS = (
-    "collateral_value", "total_unrealized_pnl", "total_maintenance_margin", "total_liquidation_fee",
-    "equity", "maintenance", "has_requirement", "margin_ratio",
+    "collateral_value",
+    "total_unrealized_pnl",
+    "total_maintenance_margin",
+    "total_liquidation_fee",
+    "equity",
+    "maintenance",
+    "has_requirement",
+    "margin_ratio",
 )
 
 
@@ -96,8 +102,10 @@ def check(rs: Ruleset, accounts: Sequence[Mapping[str, Any]]) -> Agreement:
         }
         for name, view in views.items():
             if view != compiled:
-                raise Disagreement(f"account {n}: the compiled evaluator and the {name} differ:\n"
-                                   f"  compiled: {compiled}\n  {name}: {view}\n  account: {acc}")
+                raise Disagreement(
+                    f"account {n}: the compiled evaluator and the {name} differ:\n"
+                    f"  compiled: {compiled}\n  {name}: {view}\n  account: {acc}"
+                )
         level = str(compiled[3])
         levels[level] = levels.get(level, 0) + 1
         figures += _count(compiled)

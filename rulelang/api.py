@@ -113,7 +113,10 @@ class Ruleset:
         return Result(
             values=dict(zip(self._global_names, globals_)),  # noqa: B905
             records=RecordValues(self._record_layout, records, tuple(map(len, account.collections))),
-            levels={name: results[i] for name, results, i in zip(self._ladder_names, self._level_results, levels)},  # noqa: B905
+            levels={
+                name: results[i]
+                for name, results, i in zip(self._ladder_names, self._level_results, levels)  # noqa: B905
+            },
         )
 
     def evaluate_reference(

@@ -108,7 +108,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
             rows.append((name, result))
         except (InputError, EvaluationError) as err:
             status = USAGE
-            print(f"error: {err}" if isinstance(err, EvaluationError) else f"error: {err.render()}", file=sys.stderr)
+            print(
+                f"error: {err}" if isinstance(err, EvaluationError) else f"error: {err.render()}",
+                file=sys.stderr,
+            )
             rows.append((name, err))
     if args.format == "table":
         _print_table(rs, rows)
@@ -281,9 +284,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     def data_args(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("ruleset")
-        sp.add_argument("--input", "-i", required=True, help="accounts: JSON object or array, JSON Lines, CSV, or - for stdin")
+        sp.add_argument(
+            "--input",
+            "-i",
+            required=True,
+            help="accounts: JSON object or array, JSON Lines, CSV, or - for stdin",
+        )
         sp.add_argument("--input-format", choices=["json", "jsonl", "csv"], help="override detection by file extension")
-        sp.add_argument("--param", "-p", action="append", metavar="NAME=VALUE", help="override a parameter, e.g. liquidation_line=60%%")
+        sp.add_argument(
+            "--param",
+            "-p",
+            action="append",
+            metavar="NAME=VALUE",
+            help="override a parameter, e.g. liquidation_line=60%%",
+        )
         sp.add_argument("--profile", help="evaluate under a named profile of the ruleset")
 
     e = sub.add_parser("eval", help="evaluate accounts")

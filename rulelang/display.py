@@ -11,7 +11,6 @@ from decimal import Decimal
 from rulelang.ir import Value
 from rulelang.types import NumType, Type
 
-
 # normalize() rounds to its context's precision: display must never round, so it gets its own
 _WIDE = decimal.Context(prec=decimal.MAX_PREC, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN)
 

@@ -69,7 +69,9 @@ class Explanation:
             out.extend("  " + d for d in s.details)
             out.append("")
         for lv in self.levels:
-            out.append(f"{lv.ladder}: level {lv.level}" + (f" (actions: {', '.join(lv.actions)})" if lv.actions else ""))
+            out.append(
+                f"{lv.ladder}: level {lv.level}" + (f" (actions: {', '.join(lv.actions)})" if lv.actions else "")
+            )
             for rung, cond, held in lv.checked:
                 out.append(f"  {rung}: {cond} -> {'true' if held else 'false'}")
             out.append("")
@@ -233,7 +235,8 @@ def _describe(n: Note, t: Type, types: dict[tuple[str, str], Type]) -> list[str]
             return lines
         if n.mode == "bracket":
             return [
-                f"{where}{col}: {size} falls in {_band(n)}, rate {_rate(n.rate)}, maintenance amount {plain(n.cum or Decimal(0))}",
+                f"{where}{col}: {size} falls in {_band(n)}, rate {_rate(n.rate)}, "
+                f"maintenance amount {plain(n.cum or Decimal(0))}",
                 f"  {size} × {_rate(n.rate)} − {plain(n.cum or Decimal(0))} = {plain(n.result)}",  # type: ignore[arg-type]
             ]
         if n.mode == "step":

@@ -175,8 +175,22 @@ class Lookup:
 
 
 Expr = (
-    Const | InputRef | ParamRef | DefRef | FieldRef | RecDefRef | Arith | Neg | Compare | Logic | Not
-    | Cond | Func | Round | Aggregate | Lookup
+    Const
+    | InputRef
+    | ParamRef
+    | DefRef
+    | FieldRef
+    | RecDefRef
+    | Arith
+    | Neg
+    | Compare
+    | Logic
+    | Not
+    | Cond
+    | Func
+    | Round
+    | Aggregate
+    | Lookup
 )
 
 # ----------------------------------------------------------------- declarations

@@ -107,7 +107,9 @@ def print_ir(rs: ir.Ruleset) -> str:
                 cells = ", ".join(f"{c}={v}" for c, v in tier.values)
                 cums = ", ".join(f"cum[{c}]={plain(v)}" for c, v in tier.cum)
                 top = "inf" if tier.upper is None else plain(tier.upper)
-                out.append(f"    {key + ' ' if key else ''}tier {tier.number}: {plain(tier.lower)} .. {top}: {cells}; {cums}")
+                out.append(
+                    f"    {key + ' ' if key else ''}tier {tier.number}: {plain(tier.lower)} .. {top}: {cells}; {cums}"
+                )
     for d in rs.definitions:
         out.append(f"let {d.qualname}: {d.type} = {formula(d.expr)}")
     for lad in rs.ladders:

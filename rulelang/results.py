@@ -54,8 +54,10 @@ class RecordValues(Mapping[str, tuple[Mapping[str, Value], ...]]):
             for (name, positions, names), count in zip(self._layout, self._counts, strict=True):
                 if name == collection:
                     columns = [self._columns[k] for k in positions]
-                    built = tuple(dict(zip(names, row, strict=True)) for row in zip(*columns)) if positions else tuple(
-                        {} for _ in range(count)
+                    built = (
+                        tuple(dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True))
+                        if positions
+                        else tuple({} for _ in range(count))
                     )
                     self._built[collection] = built
                     break

@@ -10,7 +10,6 @@ import bisect
 import decimal
 from collections.abc import Sequence
 from decimal import Decimal
-
 from typing import Any
 
 import attrs
@@ -41,7 +40,10 @@ ROUNDING = {
 #: into CONTEXT, as ``size.fma(rate, -cum)`` rounds ``size × rate − cum`` once:
 #: the two formulas are equal in exact arithmetic, so they give the same decimal.
 WIDE = decimal.Context(
-    prec=100, rounding=decimal.ROUND_HALF_EVEN, Emin=decimal.MIN_EMIN, Emax=decimal.MAX_EMAX,
+    prec=100,
+    rounding=decimal.ROUND_HALF_EVEN,
+    Emin=decimal.MIN_EMIN,
+    Emax=decimal.MAX_EMAX,
     traps=[decimal.InvalidOperation],
 )
 

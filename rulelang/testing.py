@@ -63,8 +63,11 @@ def run_example(rs: Ruleset, ex: ir.ExampleDecl) -> ExampleOutcome:
         return ExampleOutcome(rs.ir.path, ex, (Failure("(example)", f"cannot evaluate: {err}"),))
     if result != reference:
         failures.append(
-            Failure("(engine)", "the compiled evaluator and the reference interpreter disagree: "
-                    f"{result.to_json()} != {reference.to_json()}")
+            Failure(
+                "(engine)",
+                "the compiled evaluator and the reference interpreter disagree: "
+                f"{result.to_json()} != {reference.to_json()}",
+            )
         )
     for x in ex.expects:
         failure = _compare(rs, ex, result, x)

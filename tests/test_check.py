@@ -106,9 +106,16 @@ def test_two_definitions_with_the_same_name() -> None:
 
 
 def test_table_and_parameter_share_one_namespace() -> None:
-    text = HEAD + "param t: percent = 1%\ntable t: BTC\n    bands from <= size < to\n    | from | to | mmr |\n    | 0 | inf | 1% |\n"
+    text = (
+        HEAD
+        + "param t: percent = 1%\ntable t: BTC\n    bands from <= size < to\n    | from | to | mmr |\n    | 0 | inf | 1% |\n"
+    )
     d = one_error(text)
-    assert (d.message, d.hint, where(d)) == ("`t` is already defined (at line 2)", "rename this table", (3, 7))
+    assert (d.message, d.hint, where(d)) == (
+        "`t` is already defined (at line 2)",
+        "rename this table",
+        (3, 7),
+    )
 
 
 def test_unit_declared_twice() -> None:
@@ -152,7 +159,10 @@ def test_action_declared_twice_and_a_builtin_redeclared() -> None:
 
 
 def test_undefined_table_with_did_you_mean() -> None:
-    text = HEAD + "input q: BTC\ntable btc_tiers: BTC\n    bands from <= size < to\n    | from | to | mmr |\n    | 0 | inf | 1% |\n"
+    text = (
+        HEAD
+        + "input q: BTC\ntable btc_tiers: BTC\n    bands from <= size < to\n    | from | to | mmr |\n    | 0 | inf | 1% |\n"
+    )
     text += "let m: BTC = progressive(btc_tier.mmr, q)\n"
     d = one_error(text)
     assert d.render() == full(
@@ -166,7 +176,10 @@ def test_undefined_table_with_did_you_mean() -> None:
 
 
 def test_undefined_column_with_did_you_mean() -> None:
-    text = HEAD + "input q: BTC\ntable t: BTC\n    bands from <= size < to\n    | from | to | mmr | imr |\n    | 0 | inf | 1% | 2% |\n"
+    text = (
+        HEAD
+        + "input q: BTC\ntable t: BTC\n    bands from <= size < to\n    | from | to | mmr | imr |\n    | 0 | inf | 1% | 2% |\n"
+    )
     text += "let m: BTC = progressive(t.mrr, q)\n"
     d = one_error(text)
     assert d.render() == full(
@@ -180,7 +193,10 @@ def test_undefined_column_with_did_you_mean() -> None:
 
 
 def test_unknown_column_without_close_match_lists_the_columns() -> None:
-    text = HEAD + "input q: BTC\ntable t: BTC\n    bands from <= size < to\n    | from | to | mmr | imr |\n    | 0 | inf | 1% | 2% |\n"
+    text = (
+        HEAD
+        + "input q: BTC\ntable t: BTC\n    bands from <= size < to\n    | from | to | mmr | imr |\n    | 0 | inf | 1% | 2% |\n"
+    )
     text += "let m: BTC = progressive(t.zzz, q)\n"
     assert one_error(text).hint == "its columns are mmr, imr"
 
@@ -199,7 +215,12 @@ def test_unknown_function() -> None:
 def test_unknown_function_with_did_you_mean() -> None:
     text = HEAD + "input positions: list\n    qty: BTC\nlet m: BTC = summ(positions, qty)\n"
     d = one_error(text)
-    assert (d.code, d.message, d.hint, where(d)) == ("RL0204", "unknown function `summ`", "did you mean `sum`?", (4, 14))
+    assert (d.code, d.message, d.hint, where(d)) == (
+        "RL0204",
+        "unknown function `summ`",
+        "did you mean `sum`?",
+        (4, 14),
+    )
 
 
 def test_unknown_unit_says_how_to_declare_it() -> None:
@@ -254,7 +275,10 @@ def test_unknown_action_without_close_match_lists_the_builtins() -> None:
 
 
 def test_declared_action_is_known() -> None:
-    text = HEAD + 'action email_ops\n    label "Email the desk"\ninput r: percent\nlevels l\n    a when r > 1% do email_ops, notify\n    otherwise b\n'
+    text = (
+        HEAD
+        + 'action email_ops\n    label "Email the desk"\ninput r: percent\nlevels l\n    a when r > 1% do email_ops, notify\n    otherwise b\n'
+    )
     check_ok(text)
 
 
@@ -278,7 +302,12 @@ def test_every_rounding_mode_is_known(mode: str) -> None:
 def test_profile_of_an_unknown_parameter() -> None:
     text = HEAD + "param warn: percent = 1%\nprofile vip\n    wran = 2%\n"
     d = one_error(text)
-    assert (d.code, d.message, d.hint, where(d)) == ("RL0201", "`wran` is not a parameter", "did you mean `warn`?", (4, 5))
+    assert (d.code, d.message, d.hint, where(d)) == (
+        "RL0201",
+        "`wran` is not a parameter",
+        "did you mean `warn`?",
+        (4, 5),
+    )
 
 
 # ------------------------------------------------------------------ cycles
@@ -303,7 +332,11 @@ def test_cycle_found_from_a_definition_outside_it() -> None:
 
 def test_definition_that_uses_itself() -> None:
     d = one_error(HEAD + "let a = a + 1\n")
-    assert (d.code, d.message, where(d)) == ("RL0205", "definitions depend on each other in a cycle: a -> a", (2, 5))
+    assert (d.code, d.message, where(d)) == (
+        "RL0205",
+        "definitions depend on each other in a cycle: a -> a",
+        (2, 5),
+    )
 
 
 def test_per_record_cycle_through_an_aggregate() -> None:
@@ -433,7 +466,10 @@ def test_level_condition_must_be_true_or_false() -> None:
 
 def test_and_needs_true_or_false_on_both_sides() -> None:
     d = one_error(HEAD + "input r: percent\ninput b: bool\nlet x = b and r\n")
-    assert (d.message, where(d)) == ("each side of `and` must be a true/false value, but this is a percent", (4, 15))
+    assert (d.message, where(d)) == (
+        "each side of `and` must be a true/false value, but this is a percent",
+        (4, 15),
+    )
 
 
 def test_misspelt_enumeration_value() -> None:
@@ -597,7 +633,11 @@ def test_expectations_of_a_broken_ladder_stay_silent() -> None:
 
 def test_all_mistakes_are_reported_in_file_order() -> None:
     text = HEAD + "input q: BTC\nlet a = zz\nlet b = q + 1 USDT\nlet c = foo(q)\n"
-    assert [(d.code, where(d)) for d in errors(text)] == [("RL0201", (3, 9)), ("RL0301", (4, 11)), ("RL0204", (5, 9))]
+    assert [(d.code, where(d)) for d in errors(text)] == [
+        ("RL0201", (3, 9)),
+        ("RL0301", (4, 11)),
+        ("RL0204", (5, 9)),
+    ]
 
 
 # ------------------------------------------------------------------ examples
@@ -686,7 +726,10 @@ def test_expect_with_the_wrong_unit() -> None:
 
 
 def test_tolerance_must_be_in_the_value_unit() -> None:
-    text = EXAMPLE_HEAD + 'example "e"\n    given q = 1\n    expect m = 2 BTC within 1%\n    expect m = 2 BTC within 0.5 USDT\n'
+    text = (
+        EXAMPLE_HEAD
+        + 'example "e"\n    given q = 1\n    expect m = 2 BTC within 1%\n    expect m = 2 BTC within 0.5 USDT\n'
+    )
     assert [(d.code, d.message, where(d)) for d in errors(text)] == [
         ("RL0301", "the tolerance must be an amount in BTC", (10, 29)),
         ("RL0301", "the tolerance must be an amount in BTC", (11, 29)),

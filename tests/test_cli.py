@@ -93,10 +93,24 @@ def test_check_json(capsys: Capsys, tmp_path: pathlib.Path) -> None:
     assert err == ""
     diags = [json.loads(line) for line in out.splitlines()]
     assert diags == [
-        {"code": "RL0201", "severity": "error", "message": "undefined name `amout`", "file": path, "line": 8,
-         "column": 24, "hint": "did you mean `amount`?"},
-        {"code": "RL0301", "severity": "error", "message": "cannot add an amount in BTC to an amount in USDT",
-         "file": path, "line": 9, "column": 22, "hint": "both sides of `+` and `-` must have the same unit"},
+        {
+            "code": "RL0201",
+            "severity": "error",
+            "message": "undefined name `amout`",
+            "file": path,
+            "line": 8,
+            "column": 24,
+            "hint": "did you mean `amount`?",
+        },
+        {
+            "code": "RL0301",
+            "severity": "error",
+            "message": "cannot add an amount in BTC to an amount in USDT",
+            "file": path,
+            "line": 9,
+            "column": 22,
+            "hint": "both sides of `+` and `-` must have the same unit",
+        },
     ]
 
 
@@ -152,7 +166,11 @@ def test_eval_csv(capsys: Capsys, tmp_path: pathlib.Path) -> None:
 
 def test_eval_csv_with_a_nested_collection(capsys: Capsys, tmp_path: pathlib.Path) -> None:
     rules = str(CORPUS / "brackets_per_symbol.rules")
-    path = write(tmp_path, "p.csv", 'positions,main_notional\n"[{""symbol"": ""BTCUSDT"", ""notional"": 264000}]",7000\n')
+    path = write(
+        tmp_path,
+        "p.csv",
+        'positions,main_notional\n"[{""symbol"": ""BTCUSDT"", ""notional"": 264000}]",7000\n',
+    )
     code, out, _ = run(capsys, "eval", rules, "-i", path)
     assert code == 0
     result = json.loads(out)
@@ -172,7 +190,11 @@ def test_eval_bad_record_in_a_batch(capsys: Capsys, tmp_path: pathlib.Path) -> N
     path = write(
         tmp_path,
         "b.jsonl",
-        json.dumps(BRIEF) + "\n" + '{"assets": "x", "borrowed": -1}\n' + '{"assets": 13501, "borrowed": 9000}\n' + "not json\n",
+        json.dumps(BRIEF)
+        + "\n"
+        + '{"assets": "x", "borrowed": -1}\n'
+        + '{"assets": 13501, "borrowed": 9000}\n'
+        + "not json\n",
     )
     code, out, err = run(capsys, "eval", LADDERS, "-i", path, "--format", "jsonl")
     assert code == 2
@@ -200,7 +222,11 @@ def test_eval_bad_record_in_a_table(capsys: Capsys, tmp_path: pathlib.Path) -> N
 
 def test_eval_evaluation_error_names_the_formula(capsys: Capsys, tmp_path: pathlib.Path) -> None:
     rules = str(CORPUS / "brackets_per_symbol.rules")
-    path = write(tmp_path, "a.json", json.dumps([{"positions": [{"symbol": "BTCUSDT", "notional": 8_000_000}]}, {"positions": []}]))
+    path = write(
+        tmp_path,
+        "a.json",
+        json.dumps([{"positions": [{"symbol": "BTCUSDT", "notional": 8_000_000}]}, {"positions": []}]),
+    )
     code, out, err = run(capsys, "eval", rules, "-i", path)
     assert code == 2
     results = json.loads(out)
@@ -212,8 +238,13 @@ def test_eval_evaluation_error_names_the_formula(capsys: Capsys, tmp_path: pathl
 def test_eval_param_override_and_profile(capsys: Capsys, tmp_path: pathlib.Path) -> None:
     path = write(tmp_path, "a.json", json.dumps(BRIEF))
     levels = []
-    for extra in ([], ["--param", "liquidation_line=60%"], ["-p", "liquidation_line = 0.6"], ["--profile", "vip1"],
-                  ["--profile", "vip1", "--param", "liquidation_line=70%"]):
+    for extra in (
+        [],
+        ["--param", "liquidation_line=60%"],
+        ["-p", "liquidation_line = 0.6"],
+        ["--profile", "vip1"],
+        ["--profile", "vip1", "--param", "liquidation_line=70%"],
+    ):
         code, out, _ = run(capsys, "eval", LADDERS, "-i", path, *extra)
         assert code == 0
         levels.append(json.loads(out)["risk_level"]["level"])
@@ -231,7 +262,9 @@ def test_eval_param_override_and_profile(capsys: Capsys, tmp_path: pathlib.Path)
         (["--profile", "vip9"], "unknown profile `vip9`"),
     ],
 )
-def test_eval_bad_params_are_usage_errors(capsys: Capsys, tmp_path: pathlib.Path, extra: list[str], message: str) -> None:
+def test_eval_bad_params_are_usage_errors(
+    capsys: Capsys, tmp_path: pathlib.Path, extra: list[str], message: str
+) -> None:
     path = write(tmp_path, "a.json", json.dumps(BRIEF))
     code, _, err = run(capsys, "eval", LADDERS, "-i", path, *extra)
     assert code == 2
@@ -270,7 +303,15 @@ def test_argparse_errors_exit_2(capsys: Capsys) -> None:
 
 
 def test_explain_value(capsys: Capsys) -> None:
-    code, out, _ = run(capsys, "explain", TIERED, "-i", str(EXAMPLES / "position_120_btc.json"), "--value", "maintenance_margin_btc")
+    code, out, _ = run(
+        capsys,
+        "explain",
+        TIERED,
+        "-i",
+        str(EXAMPLES / "position_120_btc.json"),
+        "--value",
+        "maintenance_margin_btc",
+    )
     assert code == 0
     assert out.startswith("maintenance_margin_btc = 1.05 BTC")
     for line in ("    tier 1: 50 × 0.5% = 0.25", "    tier 2: 50 × 1% = 0.5", "    tier 3: 20 × 1.5% = 0.3"):
@@ -279,7 +320,11 @@ def test_explain_value(capsys: Capsys) -> None:
 
 
 def test_explain_json_and_record(capsys: Capsys, tmp_path: pathlib.Path) -> None:
-    path = write(tmp_path, "a.jsonl", json.dumps(BRIEF) + "\n" + json.dumps({"assets": 11_700, "borrowed": 9_000}) + "\n")
+    path = write(
+        tmp_path,
+        "a.jsonl",
+        json.dumps(BRIEF) + "\n" + json.dumps({"assets": 11_700, "borrowed": 9_000}) + "\n",
+    )
     code, out, _ = run(capsys, "explain", LADDERS, "-i", path, "--value", "health", "--record", "1", "--format", "json")
     assert code == 0
     data = json.loads(out)

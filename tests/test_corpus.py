@@ -119,9 +119,7 @@ def _features() -> set[str]:
                         seen.add("aggregate over another collection in a per-record definition")
                 elif isinstance(x, ir.Round):
                     seen.add(f"round {x.mode}")
-                elif isinstance(x, ir.Cond) and any(
-                    isinstance(y, ir.Arith) and y.op == "/" for y in ir.walk(x.then)
-                ):
+                elif isinstance(x, ir.Cond) and any(isinstance(y, ir.Arith) and y.op == "/" for y in ir.walk(x.then)):
                     seen.add("guarded division")
                 elif isinstance(x, (ir.Func, ir.Logic, ir.Not, ir.Neg)):
                     seen.add(type(x).__name__ + getattr(x, "name", ""))
@@ -135,17 +133,39 @@ def test_corpus_exercises_every_construct() -> None:
         *(f"lookup {m}" for m in ir.LOOKUP_MODES),
         *(f"lookup {m} keyed" for m in ir.LOOKUP_MODES),
         *(f"aggregate {f}" for f in ("sum", "count", "min", "max", "any", "all")),
-        "aggregate sum where", "aggregate count where", "aggregate min where", "aggregate min default",
+        "aggregate sum where",
+        "aggregate count where",
+        "aggregate min where",
+        "aggregate min default",
         "aggregate max default",
         *(f"round {m}" for m in runtime.ROUNDING),
-        "lower-inclusive table", "upper-inclusive table", "keyed table", "finite last band",
-        "optional input", "optional field", "per-record definition",
+        "lower-inclusive table",
+        "upper-inclusive table",
+        "keyed table",
+        "finite last band",
+        "optional input",
+        "optional field",
+        "per-record definition",
         "aggregate over its own collection in a per-record definition",
         "aggregate over another collection in a per-record definition",
-        "guarded division", "param", "profile", "several ladders", "custom action", "import",
-        "example under a profile", "within",
-        BoolType.__name__, EnumType.__name__, TextType.__name__, NumType.__name__,
-        "Funcabs", "Funcmin", "Funcmax", "Logic", "Not", "Neg",
+        "guarded division",
+        "param",
+        "profile",
+        "several ladders",
+        "custom action",
+        "import",
+        "example under a profile",
+        "within",
+        BoolType.__name__,
+        EnumType.__name__,
+        TextType.__name__,
+        NumType.__name__,
+        "Funcabs",
+        "Funcmin",
+        "Funcmax",
+        "Logic",
+        "Not",
+        "Neg",
     }
     assert wanted - _features() == set()
 
@@ -217,9 +237,24 @@ def test_bracket_equals_progressive_at_every_edge(name: str, table: ir.TableDecl
 
 # sizes at, around and far beyond the edges of corpus_progressive_btc's table (0, 50, 100)
 BTC_SIZES = [
-    "0", "0.00000001", "1", "25", "49.99999999", "49.999999999999999999999999999999", "50", "50.00000001",
-    "75.5", "99.99999999", "100", "100.00000001", "120", "1000", "123456789.123456789",
-    "1E+15", "98765432109876543210.0123456789", "1.2345678901234567890123456789012345678E+20",
+    "0",
+    "0.00000001",
+    "1",
+    "25",
+    "49.99999999",
+    "49.999999999999999999999999999999",
+    "50",
+    "50.00000001",
+    "75.5",
+    "99.99999999",
+    "100",
+    "100.00000001",
+    "120",
+    "1000",
+    "123456789.123456789",
+    "1E+15",
+    "98765432109876543210.0123456789",
+    "1.2345678901234567890123456789012345678E+20",
 ]
 
 
@@ -235,11 +270,17 @@ def test_progressive_equals_bracket_in_both_evaluators(size: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "notional", ["0", "49999.99", "50000", "50000.01", "249999.999999", "250000", "999999.99", "1000000", "7499999.99"]
+    "notional",
+    ["0", "49999.99", "50000", "50000.01", "249999.999999", "250000", "999999.99", "1000000", "7499999.99"],
 )
 def test_keyed_bracket_equals_progressive_in_both_evaluators(notional: str) -> None:
     rs = load(CORPUS / "brackets_per_symbol.rules")
-    account = {"positions": [{"symbol": "BTCUSDT", "notional": notional}, {"symbol": "ETHUSDT", "notional": "9999.5"}]}
+    account = {
+        "positions": [
+            {"symbol": "BTCUSDT", "notional": notional},
+            {"symbol": "ETHUSDT", "notional": "9999.5"},
+        ]
+    }
     compiled = rs.evaluate(account)
     assert compiled == rs.evaluate_reference(account)
     for rec in compiled.records["positions"]:

@@ -113,7 +113,15 @@ def test_binance_2022_brackets(notional: str, mm: str, cum: str, bracket_no: str
 
 def test_binance_brackets_per_symbol_in_the_corpus() -> None:
     rs = rulelang.load(str(CORPUS / "brackets_per_symbol.rules"))
-    r = both(rs, {"positions": [{"symbol": "BTCUSDT", "notional": 264_000}, {"symbol": "BTCUSDT", "notional": 500_000}]})
+    r = both(
+        rs,
+        {
+            "positions": [
+                {"symbol": "BTCUSDT", "notional": 264_000},
+                {"symbol": "BTCUSDT", "notional": 500_000},
+            ]
+        },
+    )
     figure(r, "positions[0].mm", "1340")
     figure(r, "positions[0].cum_amount", "1300")
     figure(r, "positions[1].mm", "3700")
@@ -262,7 +270,9 @@ def test_size_beyond_the_last_finite_band_names_the_table(engine: str, notional:
 def test_a_symbol_missing_from_a_keyed_table_is_an_error(engine: str) -> None:
     rs = rulelang.load(str(CORPUS / "brackets_per_symbol.rules"))
     with pytest.raises(EvaluationError) as info:
-        getattr(rs, engine)({"positions": [{"symbol": "BTCUSDT", "notional": 1}, {"symbol": "DOGEUSDT", "notional": 1}]})
+        getattr(rs, engine)(
+            {"positions": [{"symbol": "BTCUSDT", "notional": 1}, {"symbol": "DOGEUSDT", "notional": 1}]}
+        )
     assert info.value.formula == "positions[1].mm"
     assert "table `brackets`: the table has no tiers for `DOGEUSDT`" in str(info.value)
 
@@ -330,7 +340,9 @@ def test_unknown_profile_and_parameter_are_input_errors() -> None:
     rs = rulelang.load(PARAMS)
     with pytest.raises(InputError, match="unknown profile `vip9` \\(this ruleset has: vip1, volatile\\)"):
         rs.evaluate(BRIEF_ACCOUNT, profile="vip9")
-    with pytest.raises(InputError, match="liquidation_lin: not a parameter of this ruleset; did you mean `liquidation_line`"):
+    with pytest.raises(
+        InputError, match="liquidation_lin: not a parameter of this ruleset; did you mean `liquidation_line`"
+    ):
         rs.evaluate(BRIEF_ACCOUNT, params={"liquidation_lin": "60%"})
     with pytest.raises(InputError, match="liquidation_line: expected a number"):
         rs.evaluate(BRIEF_ACCOUNT, params={"liquidation_line": "sixty"})

@@ -107,13 +107,19 @@ def test_rounding_is_shown() -> None:
     explanation = rs.explain(account, "shown")
     shown = explanation.steps[-1]
     assert shown.name == "shown"
-    assert shown.details == (
-        "rounded 18072.28915662650602409638554216867 to 2 places (half-up) = 18072.29",
-    )
+    assert shown.details == ("rounded 18072.28915662650602409638554216867 to 2 places (half-up) = 18072.29",)
     # every value `shown` depends on is explained before it
     assert [s.name for s in explanation.steps] == [
-        "notional", "mmr", "cum_amount", "liquidation_price", "lp_notional", "tier_changed",
-        "mmr_at_lp", "cum_at_lp", "final_price", "shown",
+        "notional",
+        "mmr",
+        "cum_amount",
+        "liquidation_price",
+        "lp_notional",
+        "tier_changed",
+        "mmr_at_lp",
+        "cum_at_lp",
+        "final_price",
+        "shown",
     ]
 
 
@@ -185,7 +191,9 @@ def test_explain_everything_matches_evaluate() -> None:
 
 
 def test_unknown_target_suggests_a_name() -> None:
-    with pytest.raises(InputError, match="progresive_mm: no such definition or level ladder; did you mean `progressive_mm`"):
+    with pytest.raises(
+        InputError, match="progresive_mm: no such definition or level ladder; did you mean `progressive_mm`"
+    ):
         load("progressive_btc.rules").explain({"size": 1}, "progresive_mm")
 
 
@@ -215,7 +223,11 @@ def test_json_form_has_the_notes() -> None:
             "result": "1.05",
         }
     ]
-    assert step["details"][1:4] == ["  tier 1: 50 × 0.5% = 0.25", "  tier 2: 50 × 1% = 0.5", "  tier 3: 20 × 1.5% = 0.3"]
+    assert step["details"][1:4] == [
+        "  tier 1: 50 × 0.5% = 0.25",
+        "  tier 2: 50 × 1% = 0.5",
+        "  tier 3: 20 × 1.5% = 0.3",
+    ]
 
 
 def test_json_round_and_aggregate_notes() -> None:
@@ -225,7 +237,14 @@ def test_json_round_and_aggregate_notes() -> None:
     account = {"positions": [{"symbol": "A", "side": "long", "quantity": 1, "mark_price": 2}], "limits": []}
     steps = rs.explain(account, "n_big").to_json()["steps"]
     assert steps[-1]["notes"] == [
-        {"kind": "aggregate", "func": "count", "collection": "positions", "counted": 0, "total": 1, "result": "0"}
+        {
+            "kind": "aggregate",
+            "func": "count",
+            "collection": "positions",
+            "counted": 0,
+            "total": 1,
+            "result": "0",
+        }
     ]
 
 
@@ -238,7 +257,11 @@ def test_json_levels() -> None:
             "level": "liquidation",
             "actions": ["full_liquidation"],
             "checked": [
-                {"level": "liquidation", "condition": "has_debt and risk_rate <= liquidation_line", "held": True}
+                {
+                    "level": "liquidation",
+                    "condition": "has_debt and risk_rate <= liquidation_line",
+                    "held": True,
+                }
             ],
         }
     ]

@@ -30,7 +30,20 @@ TRICKY = 'it\'s "quoted" \\ back\nslash'
 
 #: what generated code may name besides Python keywords: the namer's names, its helpers, the allowed builtins
 NAMER = re.compile(r"_(?:[a-z]+\d+|ZERO|Decimal|empty|scalars|collections|params)")
-GENERATED = {"evaluate", "enumerate", "sum", "len", "min", "max", "abs", "any", "all", "append", "quantize", "rounding"}
+GENERATED = {
+    "evaluate",
+    "enumerate",
+    "sum",
+    "len",
+    "min",
+    "max",
+    "abs",
+    "any",
+    "all",
+    "append",
+    "quantize",
+    "rounding",
+}
 
 
 def _names_and_strings(source: str) -> tuple[set[str], list[str]]:
@@ -117,9 +130,24 @@ def test_generated_source_holds_no_user_text(hostile: rulelang.Ruleset) -> None:
     assert_inert(hostile)
     source = hostile.compiled.source
     for text in (
-        "__import__", "os.system", "import", "保证金", "__builtins__", "__class__", "__dict__",
-        "exec", "print", "compile", "yield", "global", "class", "lambda", "margin_", "is_quote",
-        "positions", "USDT",
+        "__import__",
+        "os.system",
+        "import",
+        "保证金",
+        "__builtins__",
+        "__class__",
+        "__dict__",
+        "exec",
+        "print",
+        "compile",
+        "yield",
+        "global",
+        "class",
+        "lambda",
+        "margin_",
+        "is_quote",
+        "positions",
+        "USDT",
     ):
         assert text not in source, text
     names, _ = _names_and_strings(source)
@@ -181,9 +209,37 @@ def test_keywords_as_definition_names(kw: str) -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["保证金", "维持保证金率", "é", "Δ", "_", "__", "___init___", "_d0", "_k0", "_lk1", "_ZERO", "_Decimal",
-     "_empty", "_scalars", "_params", "evaluate", "sum", "min", "len", "enumerate", "quantize", "append",
-     "__builtins__", "__name__", "__import__", "exec", "os", "sys", "self"],
+    [
+        "保证金",
+        "维持保证金率",
+        "é",
+        "Δ",
+        "_",
+        "__",
+        "___init___",
+        "_d0",
+        "_k0",
+        "_lk1",
+        "_ZERO",
+        "_Decimal",
+        "_empty",
+        "_scalars",
+        "_params",
+        "evaluate",
+        "sum",
+        "min",
+        "len",
+        "enumerate",
+        "quantize",
+        "append",
+        "__builtins__",
+        "__name__",
+        "__import__",
+        "exec",
+        "os",
+        "sys",
+        "self",
+    ],
 )
 def test_identifier_never_reaches_the_source(name: str) -> None:
     text = (
@@ -204,7 +260,8 @@ def test_identifier_never_reaches_the_source(name: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "enum_value", ["print", "exec", "eval", "compile", "open", "__import__", "True", "None", "lambda", "_k0", "sum"]
+    "enum_value",
+    ["print", "exec", "eval", "compile", "open", "__import__", "True", "None", "lambda", "_k0", "sum"],
 )
 def test_enum_values_named_like_builtins(enum_value: str) -> None:
     text = (
@@ -223,7 +280,22 @@ def test_enum_values_named_like_builtins(enum_value: str) -> None:
 
 @pytest.mark.parametrize(
     "value",
-    [INJECTION, TRICKY, "\\", '"', "'", "'''", '"""', "\\n", "{__import__('os')}", "\t", "", "保证金\\", "#", "\x00"],
+    [
+        INJECTION,
+        TRICKY,
+        "\\",
+        '"',
+        "'",
+        "'''",
+        '"""',
+        "\\n",
+        "{__import__('os')}",
+        "\t",
+        "",
+        "保证金\\",
+        "#",
+        "\x00",
+    ],
 )
 def test_string_literal_round_trips(value: str) -> None:
     escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t")

@@ -161,7 +161,10 @@ def test_floats_are_read_through_their_shortest_text(rs: rulelang.Ruleset) -> No
     assert rs.validate(with_(size=1e-7)).scalars[0] == Decimal("1E-7")
     # the float 0.1 + 0.2 is 0.30000000000000004, and that is what it says
     assert rs.validate(with_(size=0.1 + 0.2)).scalars[0] == Decimal("0.30000000000000004")
-    positions = [{"symbol": "BTCUSDT", "quantity": 0.1, "price": 0.2}, {"symbol": "BTCUSDT", "quantity": 0.2, "price": 1}]
+    positions = [
+        {"symbol": "BTCUSDT", "quantity": 0.1, "price": 0.2},
+        {"symbol": "BTCUSDT", "quantity": 0.2, "price": 1},
+    ]
     r = rs.evaluate(with_(size=0.1, positions=positions))
     assert r["total"] == Decimal("0.4")  # 0.1 + 0.1 + 0.2, exactly
 
@@ -254,7 +257,10 @@ def test_json_array_and_jsonl_name_each_account(tmp_path: pathlib.Path) -> None:
     lines = tmp_path / "accounts.jsonl"
     lines.write_text('{"size": 1e-1}\n\n{"size": 12345678901234567890.123456789}\n')
     got = list(read_accounts(str(lines)))
-    assert got == [(f"{lines}:1", {"size": Decimal("0.1")}), (f"{lines}:3", {"size": Decimal("12345678901234567890.123456789")})]
+    assert got == [
+        (f"{lines}:1", {"size": Decimal("0.1")}),
+        (f"{lines}:3", {"size": Decimal("12345678901234567890.123456789")}),
+    ]
 
 
 def test_nan_in_json_is_rejected(tmp_path: pathlib.Path) -> None:
@@ -293,8 +299,14 @@ def test_unreadable_file_is_a_data_file_error(tmp_path: pathlib.Path) -> None:
     ("text", "expected"),
     [
         ('{"size": 0.1}', [("<stdin>", {"size": Decimal("0.1")})]),
-        ('[{"size": 1}, {"size": 2}]', [("<stdin>[0]", {"size": Decimal(1)}), ("<stdin>[1]", {"size": Decimal(2)})]),
-        ('{"size": 1}\n{"size": 2}\n', [("<stdin>:1", {"size": Decimal(1)}), ("<stdin>:2", {"size": Decimal(2)})]),
+        (
+            '[{"size": 1}, {"size": 2}]',
+            [("<stdin>[0]", {"size": Decimal(1)}), ("<stdin>[1]", {"size": Decimal(2)})],
+        ),
+        (
+            '{"size": 1}\n{"size": 2}\n',
+            [("<stdin>:1", {"size": Decimal(1)}), ("<stdin>:2", {"size": Decimal(2)})],
+        ),
         ("size,side\n0.1,long\n", [("<stdin>:2", {"size": "0.1", "side": "long"})]),
     ],
 )

@@ -178,7 +178,11 @@ def test_otherwise_with_the_name_of_a_rung() -> None:
 
 def test_rung_condition_with_a_unit_error() -> None:
     d = one_error(ladder("a when ratio >= 100 USDT", "otherwise b") + "let e: USDT = equity\n")
-    assert (d.code, d.message, where(d)) == ("RL0301", "cannot compare a percent with an amount in USDT", (5, 18))
+    assert (d.code, d.message, where(d)) == (
+        "RL0301",
+        "cannot compare a percent with an amount in USDT",
+        (5, 18),
+    )
 
 
 def test_ladder_name_is_a_global_name() -> None:

@@ -29,9 +29,7 @@ def load(name: str) -> rulelang.Ruleset:
 def exact(digits: int, low_exp: int, high_exp: int, signed: bool = False) -> st.SearchStrategy[Decimal]:
     """Decimals with up to ``digits`` significant digits, built from their text (never rounded)."""
     lo = -(10**digits - 1) if signed else 0
-    return st.builds(
-        lambda i, e: Decimal(f"{i}E{e}"), st.integers(lo, 10**digits - 1), st.integers(low_exp, high_exp)
-    )
+    return st.builds(lambda i, e: Decimal(f"{i}E{e}"), st.integers(lo, 10**digits - 1), st.integers(low_exp, high_exp))
 
 
 @st.composite
@@ -43,7 +41,9 @@ def long_sizes(draw: st.DrawFn) -> Decimal:
     return Decimal(f"{whole}.{fraction:0{places}d}") if places else Decimal(whole)
 
 
-amounts = st.one_of(exact(6, -2, 3), exact(20, -12, 0), st.sampled_from([Decimal(0), Decimal("10000"), Decimal("0.00000001")]))
+amounts = st.one_of(
+    exact(6, -2, 3), exact(20, -12, 0), st.sampled_from([Decimal(0), Decimal("10000"), Decimal("0.00000001")])
+)
 
 
 def agree(rs: rulelang.Ruleset, account: dict[str, Any]) -> None:
@@ -75,7 +75,10 @@ positions = st.lists(
 )
 limits = st.lists(
     st.fixed_dictionaries(
-        {"limit_symbol": st.sampled_from(["BTCUSDT", "ETHUSDT", "XRP"]), "max_notional": exact(6, -2, 4).map(lambda d: d + 1)}
+        {
+            "limit_symbol": st.sampled_from(["BTCUSDT", "ETHUSDT", "XRP"]),
+            "max_notional": exact(6, -2, 4).map(lambda d: d + 1),
+        }
     ),
     max_size=4,
 )
@@ -89,7 +92,10 @@ def test_aggregates_compiled_equals_reference(positions: list[dict[str, Any]], l
 
 @SETTINGS
 @given(
-    positions=st.lists(st.fixed_dictionaries({"notional": amounts}, optional={"pnl": exact(10, -4, 4, signed=True)}), max_size=6),
+    positions=st.lists(
+        st.fixed_dictionaries({"notional": amounts}, optional={"pnl": exact(10, -4, 4, signed=True)}),
+        max_size=6,
+    ),
     collateral=st.lists(st.fixed_dictionaries({"value": amounts}), max_size=4),
     equity=exact(12, -4, 4, signed=True),
 )
@@ -103,16 +109,24 @@ def test_shares_and_guards_compiled_equals_reference(
 @given(
     positions=st.lists(
         st.fixed_dictionaries(
-            {"symbol": st.sampled_from(["BTCUSDT", "ETHUSDT"]), "notional": st.one_of(exact(7, -2, 1), long_sizes())}
+            {
+                "symbol": st.sampled_from(["BTCUSDT", "ETHUSDT"]),
+                "notional": st.one_of(exact(7, -2, 1), long_sizes()),
+            }
         ),
         max_size=5,
     ),
     main_symbol=st.sampled_from(["BTCUSDT", "ETHUSDT"]),
     main_notional=exact(10, -4, 2),
 )
-def test_keyed_brackets_compiled_equals_reference(positions: list[dict[str, Any]], main_symbol: str, main_notional: Decimal) -> None:
+def test_keyed_brackets_compiled_equals_reference(
+    positions: list[dict[str, Any]], main_symbol: str, main_notional: Decimal
+) -> None:
     # sizes beyond a finite last band fail in both, with the same message
-    agree(load("brackets_per_symbol.rules"), {"positions": positions, "main_symbol": main_symbol, "main_notional": main_notional})
+    agree(
+        load("brackets_per_symbol.rules"),
+        {"positions": positions, "main_symbol": main_symbol, "main_notional": main_notional},
+    )
 
 
 @SETTINGS
@@ -122,8 +136,15 @@ def test_keyed_brackets_compiled_equals_reference(positions: list[dict[str, Any]
     entry_price=exact(8, -2, 1).map(lambda d: d + 1),
     wallet_balance=exact(9, -2, 3),
 )
-def test_liquidation_price_compiled_equals_reference(side: str, quantity: Decimal, entry_price: Decimal, wallet_balance: Decimal) -> None:
-    account = {"side": side, "quantity": quantity, "entry_price": entry_price, "wallet_balance": wallet_balance}
+def test_liquidation_price_compiled_equals_reference(
+    side: str, quantity: Decimal, entry_price: Decimal, wallet_balance: Decimal
+) -> None:
+    account = {
+        "side": side,
+        "quantity": quantity,
+        "entry_price": entry_price,
+        "wallet_balance": wallet_balance,
+    }
     agree(load("liquidation_price.rules"), account)
 
 
@@ -147,7 +168,12 @@ sizes = st.one_of(
 @SETTINGS
 @given(size=sizes)
 def test_bracket_equals_progressive_in_every_table(size: Decimal) -> None:
-    for name in ("progressive_btc.rules", "upper_inclusive.rules", "brackets_per_symbol.rules", "collateral_tiers.rules"):
+    for name in (
+        "progressive_btc.rules",
+        "upper_inclusive.rules",
+        "brackets_per_symbol.rules",
+        "collateral_tiers.rules",
+    ):
         for table in load(name).ir.tables:
             for _, tiers in runtime.table_tiers(table).items():
                 try:
@@ -200,7 +226,9 @@ def random_tables(draw: st.DrawFn) -> tuple[str, list[Decimal]]:
         "let p: X = progressive(t.rate, size)\nlet b: X = bracket(t.rate, size)\nlet c: X = cum(t.rate, size)\n"
     )
     inside = [e for e in edges[:-1]] + [runtime.WIDE.subtract(edges[-1], Decimal("1E-30"))]
-    picks = draw(st.lists(st.sampled_from(inside) | long_sizes().filter(lambda s: s < edges[-1]), min_size=1, max_size=5))
+    picks = draw(
+        st.lists(st.sampled_from(inside) | long_sizes().filter(lambda s: s < edges[-1]), min_size=1, max_size=5)
+    )
     return text, picks
 
 

@@ -122,7 +122,11 @@ def test_band_that_does_not_increase() -> None:
         """
     )
     d = one_error(text)
-    assert (d.code, d.message, where(d)) == ("RL0406", "band 2 does not increase: it goes from 50 to 50", (7, 5))
+    assert (d.code, d.message, where(d)) == (
+        "RL0406",
+        "band 2 does not increase: it goes from 50 to 50",
+        (7, 5),
+    )
 
 
 def test_band_below_zero() -> None:
@@ -158,7 +162,11 @@ def test_band_cannot_start_at_infinity() -> None:
 
 def test_band_edge_in_the_wrong_unit() -> None:
     d = one_error(table("| 0 USDT | inf | 1% | 2% |"))
-    assert (d.code, d.message, where(d)) == ("RL0301", "this table is keyed by BTC, but this edge is in USDT", (6, 7))
+    assert (d.code, d.message, where(d)) == (
+        "RL0301",
+        "this table is keyed by BTC, but this edge is in USDT",
+        (6, 7),
+    )
 
 
 def test_band_edge_that_is_not_a_number() -> None:
@@ -244,7 +252,11 @@ def test_max_leverage_rising_with_size() -> None:
 def test_max_leverage_must_be_above_zero() -> None:
     text = table("| 0 | inf | 1% | 0x |", columns="| from | to | mmr | max_leverage |")
     d = one_error(text)
-    assert (d.code, d.message, where(d)) == ("RL0409", "max leverage `max_leverage` must be above zero", (6, 22))
+    assert (d.code, d.message, where(d)) == (
+        "RL0409",
+        "max leverage `max_leverage` must be above zero",
+        (6, 22),
+    )
 
 
 def test_column_that_mixes_units() -> None:
@@ -298,7 +310,12 @@ def test_missing_bands_line() -> None:
 
 @pytest.mark.parametrize(
     "line",
-    ["bands from <= size <= to", "bands from < size < to", "bands to <= size < from", "bands lo <= size < hi"],
+    [
+        "bands from <= size <= to",
+        "bands from < size < to",
+        "bands to <= size < from",
+        "bands lo <= size < hi",
+    ],
 )
 def test_bands_line_that_cannot_be_read(line: str) -> None:
     d = one_error(table("| 0 | inf | 1% | 2% |", bands=line))
@@ -380,11 +397,17 @@ def test_column_named_twice() -> None:
 
 def test_header_cell_that_is_not_a_name() -> None:
     d = one_error(table("| 0 | inf | 1% | 2% |", columns="| from | to | mmr | 5% |"))
-    assert (d.code, d.message, where(d)) == ("RL0402", "a header cell must be a column name, not `5%`", (5, 25))
+    assert (d.code, d.message, where(d)) == (
+        "RL0402",
+        "a header cell must be a column name, not `5%`",
+        (5, 25),
+    )
 
 
 def test_table_keyed_by_an_unknown_unit() -> None:
-    d = one_error("units BTC\ntable t: ETH\n    bands from <= size < to\n    | from | to | mmr |\n    | 0 | inf | 1% |\n")
+    d = one_error(
+        "units BTC\ntable t: ETH\n    bands from <= size < to\n    | from | to | mmr |\n    | 0 | inf | 1% |\n"
+    )
     assert (d.code, d.message, where(d)) == ("RL0203", "unknown unit `ETH`", (2, 10))
 
 
@@ -434,7 +457,11 @@ def test_per_symbol_checks_name_the_symbol() -> None:
         """
     )
     assert [(d.code, d.message, where(d)) for d in errors(text)] == [
-        ("RL0404", "gap in table `brackets` for BTCUSDT: band 1 ends at 50000 but band 2 starts at 60000", (8, 5)),
+        (
+            "RL0404",
+            "gap in table `brackets` for BTCUSDT: band 1 ends at 50000 but band 2 starts at 60000",
+            (8, 5),
+        ),
         ("RL0408", "maintenance rate 2% is above the initial rate 1% for ETHUSDT", (10, 35)),
     ]
 
@@ -458,16 +485,18 @@ def test_per_table_needs_its_key_column() -> None:
 
 def test_per_table_key_cell_must_be_a_name() -> None:
     d = one_error(per_symbol("| 5 | 0 | inf | 0.4% | 0.8% |"))
-    assert (d.code, d.message, where(d)) == ("RL0403", "the `symbol` cell must name a symbol, e.g. `BTCUSDT`", (7, 7))
+    assert (d.code, d.message, where(d)) == (
+        "RL0403",
+        "the `symbol` cell must name a symbol, e.g. `BTCUSDT`",
+        (7, 7),
+    )
 
 
 def test_per_table_lookup_without_a_key() -> None:
     text = per_symbol("| BTCUSDT | 0 | inf | 0.4% | 0.8% |").replace("brackets[symbol].mmr", "brackets.mmr")
     d = one_error(text)
     assert (d.code, where(d)) == ("RL0304", (8, 23))
-    assert d.message == (
-        "table `brackets` has one set of tiers per symbol: say which, e.g. `brackets[symbol]`"
-    )
+    assert d.message == ("table `brackets` has one set of tiers per symbol: say which, e.g. `brackets[symbol]`")
 
 
 def test_plain_table_lookup_with_a_key() -> None:
@@ -511,7 +540,8 @@ def test_derived_amounts_make_bracket_equal_progressive() -> None:
         rate = dict(tier.values)["mmr"]
         assert isinstance(rate, Decimal)
         slices = sum(
-            ((t.upper or tier.lower) - t.lower) * dict(t.values)["mmr"] for t in tiers[:n]  # type: ignore[operator]
+            ((t.upper or tier.lower) - t.lower) * dict(t.values)["mmr"]
+            for t in tiers[:n]  # type: ignore[operator]
         )
         assert tier.lower * rate - dict(tier.cum)["mmr"] == slices
 
@@ -557,7 +587,11 @@ def test_lookup_result_types(call: str, declared: str) -> None:
 def test_lookup_with_the_wrong_shape() -> None:
     text = table("| 0 | inf | 1% | 2% |") + "let x: BTC = step(t, q)\n"
     d = one_error(text)
-    assert (d.code, d.message, where(d)) == ("RL0304", "the first argument of `step` must be `table.column`", (8, 19))
+    assert (d.code, d.message, where(d)) == (
+        "RL0304",
+        "the first argument of `step` must be `table.column`",
+        (8, 19),
+    )
     assert d.hint == "write `step(table.column, size)` (for a table with `per`, `table[key]`)"
 
 

@@ -140,9 +140,7 @@ class _Gen:
             return _call(f, [items])
         tmp = self.fresh("_t")
         fallback = self.expr(e.default) if e.default is not None else _call("_empty", [])
-        return ast.IfExp(
-            ast.NamedExpr(_name(tmp, ast.Store()), items), _call(f, [_name(tmp)]), fallback
-        )
+        return ast.IfExp(ast.NamedExpr(_name(tmp, ast.Store()), items), _call(f, [_name(tmp)]), fallback)
 
     # ------------------------------------------------------------ statements
     def function(self) -> ast.Module:
@@ -176,7 +174,11 @@ class _Gen:
         body.append(
             ast.Return(
                 ast.Tuple(
-                    [ast.Tuple(globals_, ast.Load()), ast.Tuple(records, ast.Load()), ast.Tuple(levels, ast.Load())],
+                    [
+                        ast.Tuple(globals_, ast.Load()),
+                        ast.Tuple(records, ast.Load()),
+                        ast.Tuple(levels, ast.Load()),
+                    ],
                     ast.Load(),
                 )
             )
@@ -184,7 +186,9 @@ class _Gen:
         args = ast.arguments(
             posonlyargs=[],
             args=[ast.arg("_scalars"), ast.arg("_collections"), ast.arg("_params")],
-            kwonlyargs=[], kw_defaults=[], defaults=[],
+            kwonlyargs=[],
+            kw_defaults=[],
+            defaults=[],
         )
         extra: dict[str, Any] = {"type_params": []} if sys.version_info >= (3, 12) else {}
         fn = ast.FunctionDef(name="evaluate", args=args, body=body, decorator_list=[], returns=None, **extra)
@@ -204,7 +208,9 @@ class _Gen:
                 loop_body.append(
                     ast.Expr(
                         ast.Call(
-                            ast.Attribute(_name(self.def_var[d.qualname]), "append", ast.Load()), [_name(local)], []
+                            ast.Attribute(_name(self.def_var[d.qualname]), "append", ast.Load()),
+                            [_name(local)],
+                            [],
                         )
                     )
                 )
@@ -243,9 +249,9 @@ def _loops(defs: list[ir.Definition]) -> list[tuple[str | None, list[ir.Definiti
         own_aggregate = d.collection is not None and any(
             isinstance(x, ir.Aggregate) and x.collection == d.collection for x in ir.walk(d.expr)
         )
-        if runs and runs[-1][0] == d.collection and d.collection is not None and not own_aggregate:
-            runs[-1][1].append(d)
-        elif runs and runs[-1][0] is None and d.collection is None:
+        same_loop = runs and runs[-1][0] == d.collection and d.collection is not None and not own_aggregate
+        both_global = runs and runs[-1][0] is None and d.collection is None
+        if same_loop or both_global:
             runs[-1][1].append(d)
         else:
             runs.append((d.collection, [d]))
@@ -253,7 +259,12 @@ def _loops(defs: list[ir.Definition]) -> list[tuple[str | None, list[ir.Definiti
 
 
 _CMP: dict[str, type[ast.cmpop]] = {
-    "<": ast.Lt, "<=": ast.LtE, ">": ast.Gt, ">=": ast.GtE, "==": ast.Eq, "!=": ast.NotEq,
+    "<": ast.Lt,
+    "<=": ast.LtE,
+    ">": ast.Gt,
+    ">=": ast.GtE,
+    "==": ast.Eq,
+    "!=": ast.NotEq,
 }
 
 
@@ -280,8 +291,14 @@ class CompiledFunction:
         linecache.cache[filename] = (len(self.source), None, self.source.splitlines(True), filename)
         namespace = dict(gen.ns)
         namespace["__builtins__"] = {
-            "sum": sum, "len": len, "min": min, "max": max, "abs": abs, "any": any, "all": all,
+            "sum": sum,
+            "len": len,
+            "min": min,
+            "max": max,
+            "abs": abs,
+            "any": any,
+            "all": all,
             "enumerate": enumerate,
         }
-        exec(code, namespace)  # noqa: S102 - the code is built from checked IR, never from user text
+        exec(code, namespace)
         self.evaluate: Callable[[tuple[Any, ...], tuple[Any, ...], tuple[Any, ...]], Any] = namespace["evaluate"]

@@ -167,8 +167,12 @@ class _State:
         value = self.eval(d.expr)
         self.steps.append(
             Step(
-                name=d.qualname, record=record, value=value, definition=d,
-                refs=tuple(self.frame.refs.values()), notes=tuple(self.frame.notes),
+                name=d.qualname,
+                record=record,
+                value=value,
+                definition=d,
+                refs=tuple(self.frame.refs.values()),
+                notes=tuple(self.frame.notes),
             )
         )
         self.frame = None
@@ -217,7 +221,9 @@ class _State:
             case ir.FieldRef():
                 rec = self.account.collections[self.i.coll_index[e.collection]][self.current[e.collection]]
                 value = rec[self.i.field_index[e.collection][e.name]]
-                return self._ref("field", e.name, value) if len(self.current) == 1 and self._own(e.collection) else value
+                return (
+                    self._ref("field", e.name, value) if len(self.current) == 1 and self._own(e.collection) else value
+                )
             case ir.RecDefRef():
                 value = self.rec_values[(e.collection, e.name)][self.current[e.collection]]
                 if self._own(e.collection):
@@ -283,7 +289,10 @@ class _State:
     def _aggregate(self, e: ir.Aggregate) -> Any:
         records = self.account.collections[self.i.coll_index[e.collection]]
         saved = self.current.get(e.collection)
-        frame, self.frame = self.frame, None  # per-record reads inside an aggregate are not steps of their own
+        frame, self.frame = (
+            self.frame,
+            None,
+        )  # per-record reads inside an aggregate are not steps of their own
         values: list[Any] = []
         try:
             for idx in range(len(records)):
@@ -354,9 +363,18 @@ class _State:
             upper = tiers.uppers[idx]
             self.frame.notes.append(
                 LookupNote(
-                    mode=e.mode, table=e.table, column=col, group=key or None, size=size, tier=idx + 1,
-                    lower=tiers.lowers[idx], upper=None if upper == runtime.INFINITY else upper,
-                    rate=rate, cum=cum_v, slices=slices, result=result,
+                    mode=e.mode,
+                    table=e.table,
+                    column=col,
+                    group=key or None,
+                    size=size,
+                    tier=idx + 1,
+                    lower=tiers.lowers[idx],
+                    upper=None if upper == runtime.INFINITY else upper,
+                    rate=rate,
+                    cum=cum_v,
+                    slices=slices,
+                    result=result,
                 )
             )
         return result

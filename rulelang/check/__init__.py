@@ -35,7 +35,9 @@ def check_file(path: str, text: str | None = None) -> tuple[ir.Ruleset, list[Dia
     ctx.diagnostics.extend(loaded.diagnostics)
     ctx.failed.update(name for f in loaded.files for name in f.broken)
     main, *imported = loaded.files
-    decls = list(main.decls) + [d for f in imported for d in f.decls if not isinstance(d, (nodes.Example, nodes.Header))]
+    decls = list(main.decls) + [
+        d for f in imported for d in f.decls if not isinstance(d, (nodes.Example, nodes.Header))
+    ]
     ruleset = _check(ctx, main.path, decls)
     if any(d.code in ("RL0100", "RL0101") for d in loaded.diagnostics):
         # a block that did not parse may be the one that uses an input: no "never used" warnings
@@ -242,7 +244,12 @@ def _default(ctx: Context, e: nodes.Expr | None, t: object, what: str) -> tuple[
 def _input(ctx: Context, i: nodes.Input) -> ir.InputDecl | None:
     if isinstance(i.type, nodes.ListType):
         if not i.fields:
-            ctx.error("RL0304", f"collection `{i.name}` has no fields", i.name_span, hint="list its fields in an indented block: `quantity: BTC`")
+            ctx.error(
+                "RL0304",
+                f"collection `{i.name}` has no fields",
+                i.name_span,
+                hint="list its fields in an indented block: `quantity: BTC`",
+            )
             return None
         fields: list[ir.FieldDecl] = []
         seen: set[str] = set()
@@ -261,11 +268,25 @@ def _input(ctx: Context, i: nodes.Input) -> ir.InputDecl | None:
             default, has_default, ok = _default(ctx, f.default, ft, f"`{i.name}.{f.name}`")
             if ok:
                 fields.append(
-                    ir.FieldDecl(name=f.name, type=ft, bound=bound, default=default, has_default=has_default, meta=f.meta, span=f.span)
+                    ir.FieldDecl(
+                        name=f.name,
+                        type=ft,
+                        bound=bound,
+                        default=default,
+                        has_default=has_default,
+                        meta=f.meta,
+                        span=f.span,
+                    )
                 )
         return ir.InputDecl(
-            name=i.name, type=CollectionType(i.name), bound=None, default=None, has_default=False,
-            fields=tuple(fields), meta=i.meta, span=i.span,
+            name=i.name,
+            type=CollectionType(i.name),
+            bound=None,
+            default=None,
+            has_default=False,
+            fields=tuple(fields),
+            meta=i.meta,
+            span=i.span,
         )
     if i.fields:
         ctx.error("RL0304", f"only a `list` input has fields; `{i.name}` is {i.type.span.text}", i.fields[0].span)
@@ -277,7 +298,14 @@ def _input(ctx: Context, i: nodes.Input) -> ir.InputDecl | None:
     if not ok:
         return None
     return ir.InputDecl(
-        name=i.name, type=t, bound=bound, default=default, has_default=has_default, fields=None, meta=i.meta, span=i.span
+        name=i.name,
+        type=t,
+        bound=bound,
+        default=default,
+        has_default=has_default,
+        fields=None,
+        meta=i.meta,
+        span=i.span,
     )
 
 

@@ -59,9 +59,7 @@ class Context:
         self.diagnostics.append(Diagnostic(code=code, message=message, span=span, hint=hint))
 
     def warn(self, code: str, message: str, span: Span | None, hint: str | None = None) -> None:
-        self.diagnostics.append(
-            Diagnostic(code=code, message=message, span=span, hint=hint, severity=Severity.WARNING)
-        )
+        self.diagnostics.append(Diagnostic(code=code, message=message, span=span, hint=hint, severity=Severity.WARNING))
 
     def definition_type(self, qualname: str, span: Span) -> Type | None:
         """Return the type of a definition, checking it first if need be; None if it failed."""

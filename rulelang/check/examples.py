@@ -14,10 +14,12 @@ from decimal import Decimal
 from rulelang import ir, nodes
 from rulelang.check.context import Context, did_you_mean
 from rulelang.check.expressions import describe, literal_value, unit_dim
-from rulelang.types import EnumType, NumType, Type
+from rulelang.types import NumType, Type
 
 
-def check_example(ctx: Context, ex: nodes.Example, ladders: dict[str, ir.Ladder], profiles: set[str]) -> ir.ExampleDecl | None:
+def check_example(
+    ctx: Context, ex: nodes.Example, ladders: dict[str, ir.Ladder], profiles: set[str]
+) -> ir.ExampleDecl | None:
     ok = True
     inputs: dict[str, object] = {}
     for g in ex.givens:
@@ -26,7 +28,12 @@ def check_example(ctx: Context, ex: nodes.Example, ladders: dict[str, ir.Ladder]
             ok = False
             continue
         if decl is None or g.target.index is not None:
-            ctx.error("RL0601", f"`{g.target}` is not an input", g.target.span, hint=did_you_mean(g.target.name, ctx.inputs))
+            ctx.error(
+                "RL0601",
+                f"`{g.target}` is not an input",
+                g.target.span,
+                hint=did_you_mean(g.target.name, ctx.inputs),
+            )
             ok = False
             continue
         if g.target.name in inputs:
@@ -45,7 +52,12 @@ def check_example(ctx: Context, ex: nodes.Example, ladders: dict[str, ir.Ladder]
         else:
             expects.append(got)
     if ex.profile is not None and ex.profile not in profiles and ex.profile not in ctx.failed:
-        ctx.error("RL0601", f"unknown profile `{ex.profile}`", ex.profile_span, hint=did_you_mean(ex.profile, profiles))
+        ctx.error(
+            "RL0601",
+            f"unknown profile `{ex.profile}`",
+            ex.profile_span,
+            hint=did_you_mean(ex.profile, profiles),
+        )
         ok = False
     if not ok:
         return None
@@ -114,11 +126,16 @@ def _expectation(ctx: Context, x: nodes.Expect, ladders: dict[str, ir.Ladder]) -
         if qual in ctx.failed or qual in ctx.lets:
             return None
         candidates = list(ctx.definitions) + list(ladders)
-        ctx.error("RL0603", f"`{t}` is not a definition or a level ladder", t.span, hint=did_you_mean(qual, candidates))
+        ctx.error(
+            "RL0603",
+            f"`{t}` is not a definition or a level ladder",
+            t.span,
+            hint=did_you_mean(qual, candidates),
+        )
         return None
     if isinstance(typ, NumType) and typ.dim is None:
         typ = NumType(None)
-    got = literal_value(ctx, x.value, typ if not isinstance(typ, EnumType) else typ, f"the expected `{t}`")
+    got = literal_value(ctx, x.value, typ, f"the expected `{t}`")
     if got is None:
         return None
     tol = None

@@ -196,9 +196,12 @@ class ExprChecker:
     def _undefined(self, name: str, span: Span) -> None:
         hint = did_you_mean(name, self._scope_names())
         if hint is None and not self.scopes:
-            colls = [c for c, d in self.ctx.inputs.items() if d.is_collection and any(f.name == name for f in d.fields or ())]
+            colls = [
+                c for c, d in self.ctx.inputs.items() if d.is_collection and any(f.name == name for f in d.fields or ())
+            ]
             if colls:
-                hint = f"`{name}` is a field of `{colls[0]}`; use it inside `sum({colls[0]}, ...)` or a per-record `let {colls[0]}.x = ...`"
+                c = colls[0]
+                hint = f"`{name}` is a field of `{c}`; use it inside `sum({c}, ...)` or a per-record `let {c}.x = ...`"
         self.ctx.error("RL0201", f"undefined name `{name}`", span, hint=hint)
 
     def _attr(self, e: nodes.Attr) -> ir.Expr | None:
@@ -244,9 +247,7 @@ class ExprChecker:
         lt, rt = left.type, right.type
         for side, st in (("left", lt), ("right", rt)):
             if not isinstance(st, NumType):
-                self.ctx.error(
-                    "RL0302", f"`{e.op}` needs numbers, but its {side} side is {describe(st)}", e.op_span
-                )
+                self.ctx.error("RL0302", f"`{e.op}` needs numbers, but its {side} side is {describe(st)}", e.op_span)
                 return None
         assert isinstance(lt, NumType) and isinstance(rt, NumType)
         if e.op in ("+", "-"):
@@ -291,9 +292,7 @@ class ExprChecker:
             if ok is None:
                 return None
         if not ok:
-            self.ctx.error(
-                "RL0302", f"cannot compare {describe(lt)} with {describe(rt)} using `{e.op}`", e.op_span
-            )
+            self.ctx.error("RL0302", f"cannot compare {describe(lt)} with {describe(rt)} using `{e.op}`", e.op_span)
             return None
         return ir.Compare(op=e.op, left=left, right=right, type=BOOL, span=e.span)
 
@@ -388,13 +387,27 @@ class ExprChecker:
     def _round(self, e: nodes.Call) -> ir.Expr | None:
         usage = "write `round(value, places, mode)`, mode one of " + ", ".join(ROUNDING_MODES)
         if len(e.args) != 3:
-            self.ctx.error("RL0304", "`round` takes a value, a number of places and a rounding mode", e.span, hint=usage)
+            self.ctx.error(
+                "RL0304", "`round` takes a value, a number of places and a rounding mode", e.span, hint=usage
+            )
             return None
         value = self.lower(e.args[0].value)
         places_node, mode_node = e.args[1].value, e.args[2].value
-        places_neg = isinstance(places_node, nodes.Number) and places_node.value != places_node.value.to_integral_value()
-        if not isinstance(places_node, nodes.Number) or places_node.unit is not None or places_neg or places_node.style != "number":
-            self.ctx.error("RL0304", "the places of `round` must be a whole number such as `2`", places_node.span, hint=usage)
+        places_neg = (
+            isinstance(places_node, nodes.Number) and places_node.value != places_node.value.to_integral_value()
+        )
+        if (
+            not isinstance(places_node, nodes.Number)
+            or places_node.unit is not None
+            or places_neg
+            or places_node.style != "number"
+        ):
+            self.ctx.error(
+                "RL0304",
+                "the places of `round` must be a whole number such as `2`",
+                places_node.span,
+                hint=usage,
+            )
             return None
         if not isinstance(mode_node, nodes.Name) or mode_node.name not in ROUNDING_MODES:
             name = mode_node.name if isinstance(mode_node, nodes.Name) else ""
@@ -410,9 +423,7 @@ class ExprChecker:
         if not isinstance(value.type, NumType):
             self.ctx.error("RL0302", f"cannot round {describe(value.type)}", e.args[0].span)
             return None
-        return ir.Round(
-            operand=value, places=int(places_node.value), mode=mode_node.name, type=value.type, span=e.span
-        )
+        return ir.Round(operand=value, places=int(places_node.value), mode=mode_node.name, type=value.type, span=e.span)
 
     def _aggregate(self, e: nodes.Call, coll: str) -> ir.Expr | None:
         f = e.func
@@ -432,7 +443,11 @@ class ExprChecker:
             self.ctx.error("RL0304", f"wrong arguments for `{f}`", e.span, hint=f"write {shape}")
             return None
         if default and f not in ("min", "max"):
-            self.ctx.error("RL0304", f"`default` is only for `min` and `max`; `{f}` of no records is defined", default[0].span)
+            self.ctx.error(
+                "RL0304",
+                f"`default` is only for `min` and `max`; `{f}` of no records is defined",
+                default[0].span,
+            )
             return None
         self.scopes.append(coll)
         try:

@@ -22,7 +22,7 @@ def check_ladder(ctx: Context, lv: nodes.Levels) -> ir.Ladder | None:
     ok = True
     rungs: list[ir.Rung] = []
     seen: set[str] = set()
-    for rung in (*lv.rungs, *( [lv.otherwise] if lv.otherwise else [])):
+    for rung in (*lv.rungs, *([lv.otherwise] if lv.otherwise else [])):
         if rung.name in seen:
             ctx.error("RL0503", f"level `{rung.name}` appears twice in `{lv.name}`", rung.name_span)
             ok = False
@@ -43,7 +43,13 @@ def check_ladder(ctx: Context, lv: nodes.Levels) -> ir.Ladder | None:
             if cond is None:
                 ok = False
         rungs.append(
-            ir.Rung(name=rung.name, cond=cond, actions=tuple(a.name for a in rung.actions), meta=rung.meta, span=rung.span)
+            ir.Rung(
+                name=rung.name,
+                cond=cond,
+                actions=tuple(a.name for a in rung.actions),
+                meta=rung.meta,
+                span=rung.span,
+            )
         )
     if lv.otherwise is None:
         ctx.error(

@@ -23,7 +23,7 @@ def lower_lookup(ec: ExprChecker, e: nodes.Call) -> ir.Expr | None:
     ctx = ec.ctx
     mode = e.func
     shape = (
-        f"`tier(table, size)`" if mode == "tier" else f"`{mode}(table.column, size)`"
+        "`tier(table, size)`" if mode == "tier" else f"`{mode}(table.column, size)`"
     ) + " (for a table with `per`, `table[key]`)"
     if len(e.args) != 2 or any(a.kind for a in e.args):
         ctx.error("RL0304", f"`{mode}` takes a table and a size", e.span, hint=f"write {shape}")
@@ -33,7 +33,12 @@ def lower_lookup(ec: ExprChecker, e: nodes.Call) -> ir.Expr | None:
     column_span = target.span
     if mode != "tier":
         if not isinstance(target, nodes.Attr):
-            ctx.error("RL0304", f"the first argument of `{mode}` must be `table.column`", target.span, hint=f"write {shape}")
+            ctx.error(
+                "RL0304",
+                f"the first argument of `{mode}` must be `table.column`",
+                target.span,
+                hint=f"write {shape}",
+            )
             return None
         column_name, column_span, target = target.name, target.name_span, target.base
     if isinstance(target, nodes.Index):
@@ -57,7 +62,8 @@ def lower_lookup(ec: ExprChecker, e: nodes.Call) -> ir.Expr | None:
     if table.group is not None and key_node is None:
         ctx.error(
             "RL0304",
-            f"table `{table_name}` has one set of tiers per {table.group}: say which, e.g. `{table_name}[{table.group}]`",
+            f"table `{table_name}` has one set of tiers per {table.group}: "
+            f"say which, e.g. `{table_name}[{table.group}]`",
             table_span,
         )
         return None
@@ -65,7 +71,11 @@ def lower_lookup(ec: ExprChecker, e: nodes.Call) -> ir.Expr | None:
         ctx.error("RL0304", f"table `{table_name}` is not keyed (it has no `per`)", table_span)
         return None
     if group is not None and not isinstance(group.type, (TextType, EnumType)):
-        ctx.error("RL0302", f"a table key must be a text or an enumeration, but this is {describe(group.type)}", key_node.span if key_node else table_span)
+        ctx.error(
+            "RL0302",
+            f"a table key must be a text or an enumeration, but this is {describe(group.type)}",
+            key_node.span if key_node else table_span,
+        )
         return None
     column = None
     if column_name is not None:
@@ -98,7 +108,11 @@ def lower_lookup(ec: ExprChecker, e: nodes.Call) -> ir.Expr | None:
             t = ct
         else:
             if not isinstance(ct, NumType):
-                ctx.error("RL0302", f"`{mode}` needs a numeric column, but `{column_name}` holds {describe(ct)}", column_span)
+                ctx.error(
+                    "RL0302",
+                    f"`{mode}` needs a numeric column, but `{column_name}` holds {describe(ct)}",
+                    column_span,
+                )
                 return None
             if mode == "progressive" and table.tiers:
                 bad = [k for k, tiers in table.tiers if tiers and tiers[0].lower != 0]

@@ -14,6 +14,7 @@ from rulelang import ir, nodes
 from rulelang.check.context import Context
 from rulelang.check.expressions import describe, unit_dim
 from rulelang.runtime import WIDE
+from rulelang.source import Span
 from rulelang.types import Dim, NumType, TextType, Type
 
 RATE_NAMES = ("imr", "mmr", "rate", "haircut", "discount", "discount_rate", "collateral_ratio")
@@ -44,7 +45,12 @@ def check_table(ctx: Context, t: nodes.Table) -> ir.TableDecl | None:
         lower_inclusive = True
     else:
         b = t.bands
-        if b.names[0] != "from" or b.names[2] != "to" or {b.lower_op, b.upper_op} != {"<", "<="} or b.lower_op == b.upper_op:
+        if (
+            b.names[0] != "from"
+            or b.names[2] != "to"
+            or {b.lower_op, b.upper_op} != {"<", "<="}
+            or b.lower_op == b.upper_op
+        ):
             ctx.error(
                 "RL0401",
                 "cannot read this `bands` line",
@@ -54,7 +60,12 @@ def check_table(ctx: Context, t: nodes.Table) -> ir.TableDecl | None:
             ok = False
         lower_inclusive = b.lower_op == "<="
     if t.header is None:
-        ctx.error("RL0402", f"table `{t.name}` has no rows", t.name_span, hint="add a header row `| from | to | rate |` and one row per band")
+        ctx.error(
+            "RL0402",
+            f"table `{t.name}` has no rows",
+            t.name_span,
+            hint="add a header row `| from | to | rate |` and one row per band",
+        )
         return None
     names: list[str] = []
     for cell in t.header.cells:
@@ -241,7 +252,7 @@ def _check_columns(ctx: Context, t: nodes.Table, key: str, rows: Rows, columns: 
     where = f" for {key}" if key else ""
     names = {c.name: c for c in columns}
 
-    def cell_span(row: nodes.Row, col: str) -> object:
+    def cell_span(row: nodes.Row, col: str) -> Span:
         assert t.header is not None
         idx = [c.value.name for c in t.header.cells if isinstance(c.value, nodes.Name)].index(col)
         return row.cells[idx].span
@@ -253,7 +264,11 @@ def _check_columns(ctx: Context, t: nodes.Table, key: str, rows: Rows, columns: 
             for row, _, _, values in rows:
                 v = values.get(c.name)
                 if isinstance(v, Decimal) and not (0 <= v <= 1):
-                    ctx.error("RL0407", f"rate `{c.name}`{where} is {v:%}, outside 0% to 100%", cell_span(row, c.name))  # type: ignore[arg-type]
+                    ctx.error(
+                        "RL0407",
+                        f"rate `{c.name}`{where} is {v:%}, outside 0% to 100%",
+                        cell_span(row, c.name),
+                    )
                     ok = False
         if _is_leverage_column(c.name, c.type):
             prev: Decimal | None = None
@@ -261,13 +276,17 @@ def _check_columns(ctx: Context, t: nodes.Table, key: str, rows: Rows, columns: 
                 v = values.get(c.name)
                 if isinstance(v, Decimal):
                     if v <= 0:
-                        ctx.error("RL0409", f"max leverage `{c.name}`{where} must be above zero", cell_span(row, c.name))  # type: ignore[arg-type]
+                        ctx.error(
+                            "RL0409",
+                            f"max leverage `{c.name}`{where} must be above zero",
+                            cell_span(row, c.name),
+                        )
                         ok = False
                     if prev is not None and v > prev:
                         ctx.error(
                             "RL0409",
                             f"max leverage `{c.name}`{where} rises with size: {prev}x then {v}x",
-                            cell_span(row, c.name),  # type: ignore[arg-type]
+                            cell_span(row, c.name),
                             hint="a larger position must not get more leverage",
                         )
                         ok = False
@@ -279,7 +298,7 @@ def _check_columns(ctx: Context, t: nodes.Table, key: str, rows: Rows, columns: 
                 ctx.error(
                     "RL0408",
                     f"maintenance rate {_pct(mmr)} is above the initial rate {_pct(imr)}{where}",
-                    cell_span(row, "mmr"),  # type: ignore[arg-type]
+                    cell_span(row, "mmr"),
                     hint="the maintenance margin rate must not exceed the initial margin rate",
                 )
                 ok = False

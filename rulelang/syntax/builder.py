@@ -172,8 +172,12 @@ class Builder(Transformer[Token, Any]):
         name, type_, value, *rest = items
         m = rest[0] if rest and isinstance(rest[0], n.Meta) else n.Meta()
         return n.Param(
-            name=str(name), type=type_, value=value, meta=m,
-            name_span=self._tok(name), span=self._span(meta),
+            name=str(name),
+            type=type_,
+            value=value,
+            meta=m,
+            name_span=self._tok(name),
+            span=self._span(meta),
         )
 
     @v_args(meta=True)
@@ -281,8 +285,13 @@ class Builder(Transformer[Token, Any]):
         else:
             collection, name = None, names[0]
         return n.Let(
-            name=str(name), collection=collection, type=type_, expr=expr, meta=m,
-            name_span=self._tok(name), span=self._span(meta),
+            name=str(name),
+            collection=collection,
+            type=type_,
+            expr=expr,
+            meta=m,
+            name_span=self._tok(name),
+            span=self._span(meta),
         )
 
     def _rung(self, meta: Any, items: list[Any], has_cond: bool) -> n.Rung:
@@ -292,8 +301,12 @@ class Builder(Transformer[Token, Any]):
         actions = tuple(n.UnitDecl(name=str(t), span=self._tok(t)) for t in rest if isinstance(t, Token))
         m = next((i for i in rest if isinstance(i, n.Meta)), n.Meta())
         return n.Rung(
-            name=str(name), cond=cond, actions=actions, meta=m,
-            name_span=self._tok(name), span=self._span(meta),
+            name=str(name),
+            cond=cond,
+            actions=actions,
+            meta=m,
+            name_span=self._tok(name),
+            span=self._span(meta),
         )
 
     @v_args(meta=True)
@@ -310,8 +323,12 @@ class Builder(Transformer[Token, Any]):
         rungs = [r for r in rest if isinstance(r, n.Rung)]
         other = rungs.pop() if rungs and rungs[-1].cond is None else None
         return n.Levels(
-            name=str(name), rungs=tuple(rungs), otherwise=other, meta=self._meta_of(rest),
-            name_span=self._tok(name), span=self._span(meta),
+            name=str(name),
+            rungs=tuple(rungs),
+            otherwise=other,
+            meta=self._meta_of(rest),
+            name_span=self._tok(name),
+            span=self._span(meta),
         )
 
     # ------------------------------------------------------------ examples
@@ -319,9 +336,7 @@ class Builder(Transformer[Token, Any]):
     def target(self, meta: Any, items: list[Token]) -> n.Target:
         if len(items) == 1:
             return n.Target(name=str(items[0]), span=self._span(meta))
-        return n.Target(
-            name=str(items[0]), index=int(items[1]), field=str(items[2]), span=self._span(meta)
-        )
+        return n.Target(name=str(items[0]), index=int(items[1]), field=str(items[2]), span=self._span(meta))
 
     @v_args(meta=True)
     def given(self, meta: Any, items: list[Any]) -> n.Given:
@@ -386,8 +401,11 @@ class Builder(Transformer[Token, Any]):
         if isinstance(inner, n.Number):  # fold "-5" into a literal: tables and bounds read it so
             return n.Number(
                 # copy_negate is exact; unary minus would round to the ambient 28 digits
-                value=inner.value.copy_negate(), text="-" + inner.text, style=inner.style,
-                unit=inner.unit, span=self._span(meta),
+                value=inner.value.copy_negate(),
+                text="-" + inner.text,
+                style=inner.style,
+                unit=inner.unit,
+                span=self._span(meta),
             )
         return n.Unary(op="-", operand=inner, span=self._span(meta))
 

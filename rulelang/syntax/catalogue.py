@@ -35,13 +35,12 @@ CATALOGUE: dict[tuple[str, str | None], list[str]] = {
     ): ["let a =\n", "let a = 1 +\n", "let a = 1 * / 2\n", "let a = min(1,)\n"],
     (
         "a bracket is not closed: `(`, `[` or `{` lacks its `)`, `]` or `}`",
-        "inside brackets a formula may continue on the next lines, "
-        "but it must be closed before the next declaration",
+        "inside brackets a formula may continue on the next lines, but it must be closed before the next declaration",
     ): [
         "let a = (1 + 2\n",
         "let a = min(1, 2\n",
-        "example \"e\"\n    given p = [{a: 1}\n",
-        "example \"e\"\n    given p = [{a: 1},\n",
+        'example "e"\n    given p = [{a: 1}\n',
+        'example "e"\n    given p = [{a: 1},\n',
     ],
     (
         "a level needs `when` and a condition",
@@ -107,5 +106,5 @@ def describe_expected(terminals: Iterable[str], literal: Callable[[str], str | N
             words.append(t.lower())
     unique = sorted(set(words))
     if len(unique) > 8:
-        unique = unique[:8] + ["..."]
+        unique = [*unique[:8], "..."]
     return ", ".join(unique) if unique else "something else"

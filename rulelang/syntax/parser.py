@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import re
 from importlib import resources
-from typing import Any
+from typing import Any, ClassVar
 
 import lark
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
@@ -28,8 +28,8 @@ class RuleIndenter(Indenter):
     """Turn leading whitespace into INDENT/DEDENT tokens, as Python does."""
 
     NL_type = "_NL"
-    OPEN_PAREN_types = ["LPAR", "LSQB", "LBRACE"]
-    CLOSE_PAREN_types = ["RPAR", "RSQB", "RBRACE"]
+    OPEN_PAREN_types: ClassVar[list[str]] = ["LPAR", "LSQB", "LBRACE"]
+    CLOSE_PAREN_types: ClassVar[list[str]] = ["RPAR", "RSQB", "RBRACE"]
     INDENT_type = "_INDENT"
     DEDENT_type = "_DEDENT"
     tab_len = 8
@@ -91,7 +91,11 @@ def _syntax_diagnostic(source: Source, err: Exception, text: str) -> Diagnostic:
         pos = err.token.end_pos if err.token.end_pos is not None else pos
     pos = min(pos, len(source.text))
     length = 1
-    if isinstance(err, UnexpectedToken) and err.token.end_pos is not None and err.token.type not in {"_NL", "_DEDENT", "_INDENT", "$END"}:
+    if (
+        isinstance(err, UnexpectedToken)
+        and err.token.end_pos is not None
+        and err.token.type not in {"_NL", "_DEDENT", "_INDENT", "$END"}
+    ):
         length = max(1, err.token.end_pos - pos)
     span = Span(source, pos, min(pos + length, len(source.text)))
     if isinstance(err, UnexpectedCharacters):
@@ -248,7 +252,11 @@ def _fast_cell(source: Source, text: str, offset: int) -> n.Cell | None:
                 return None
             parts = m["unit"].split("/")
             start = offset + m.start("unit")
-            unit = n.UnitRef(numerator=(parts[0],), denominator=tuple(parts[1:]), span=Span(source, start, start + len(m["unit"])))
+            unit = n.UnitRef(
+                numerator=(parts[0],),
+                denominator=tuple(parts[1:]),
+                span=Span(source, start, start + len(m["unit"])),
+            )
         num = n.Number(value=value, text=text, unit=unit, span=span)
         return n.Cell(value=num, text=text, span=span)
     if name.fullmatch(text) and text not in ("true", "false"):
