@@ -114,7 +114,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
             )
             rows.append((name, err))
     if args.format == "table":
-        _print_table(rs, rows)
+        _print_table(rs, rows, args.input)
     else:
         out = []
         for name, r in rows:
@@ -136,20 +136,23 @@ def _error_json(err: RulelangError) -> Any:
     return str(err)
 
 
-def _print_table(rs: api.Ruleset, rows: list[tuple[str, Any]]) -> None:
+def _print_table(rs: api.Ruleset, rows: list[tuple[str, Any]], source: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
     from rulelang.display import show
 
-    table = Table(title=rs.ir.header.name)
-    table.add_column("account")
+    table = Table(title=f"{rs.ir.header.name}: {source}")
+    # the file is in the title; each row names its line (JSON Lines, CSV) or array index
+    table.add_column("record", no_wrap=True)
     defs = [d for d in rs.ir.definitions if d.collection is None]
     for d in defs:
         table.add_column(d.name, justify="right")
     for lad in rs.ir.ladders:
         table.add_column(lad.name)
-    for name, r in rows:
+    for full_name, r in rows:
+        name = full_name[len(source) :].lstrip(":") if full_name.startswith(source) else full_name
+        name = name or "1"
         if isinstance(r, RulelangError):
             table.add_row(name, "[red]error: " + str(r).splitlines()[0] + "[/red]")
             continue
