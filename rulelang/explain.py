@@ -48,6 +48,7 @@ class ExplainedLevel:
     level: str
     actions: tuple[str, ...]
     checked: tuple[tuple[str, str, bool], ...]  # rung, condition as written, held
+    reads: tuple[tuple[str, str, ir.Value, str], ...] = ()  # kind, name, value, shown: what the conditions read
 
 
 @attrs.frozen
@@ -72,6 +73,8 @@ class Explanation:
             out.append(
                 f"{lv.ladder}: level {lv.level}" + (f" (actions: {', '.join(lv.actions)})" if lv.actions else "")
             )
+            for kind, name, _, shown in lv.reads:
+                out.append(f"  {kind} {name} = {shown}")
             for rung, cond, held in lv.checked:
                 out.append(f"  {rung}: {cond} -> {'true' if held else 'false'}")
             out.append("")
@@ -100,6 +103,7 @@ class Explanation:
                     "ladder": lv.ladder,
                     "level": lv.level,
                     "actions": list(lv.actions),
+                    "reads": [{"kind": k, "name": n, "value": json_value(v)} for k, n, v, _ in lv.reads],
                     "checked": [{"level": r, "condition": c, "held": h} for r, c, h in lv.checked],
                 }
                 for lv in self.levels
@@ -167,8 +171,33 @@ def build_explanation(
             for name, held in ls.checked
         )
         lv = result.levels[ls.ladder.name]
-        levels.append(ExplainedLevel(ladder=lv.ladder, level=lv.level, actions=lv.actions, checked=checked))
+        reads = _ladder_reads(rs, ls.ladder, result, params, account, types)
+        levels.append(
+            ExplainedLevel(ladder=lv.ladder, level=lv.level, actions=lv.actions, checked=checked, reads=reads)
+        )
     return Explanation(target=target, steps=tuple(out), levels=tuple(levels))
+
+
+def _ladder_reads(
+    rs: ir.Ruleset,
+    ladder: ir.Ladder,
+    result: Result,
+    params: Mapping[str, ir.Value],
+    account: Account,
+    types: dict[tuple[str, str], Type],
+) -> tuple[tuple[str, str, ir.Value, str], ...]:
+    """The definitions, parameters and inputs a ladder's conditions read, with their values."""
+    scalars = [i.name for i in rs.inputs if i.fields is None]
+    seen: dict[tuple[str, str], ir.Value] = {}
+    for rung in ladder.rungs:
+        for x in ir.walk(rung.cond) if rung.cond is not None else ():
+            if isinstance(x, ir.DefRef):
+                seen.setdefault(("definition", x.name), result.values[x.name])
+            elif isinstance(x, ir.ParamRef):
+                seen.setdefault(("param", x.name), params[x.name])
+            elif isinstance(x, ir.InputRef):
+                seen.setdefault(("input", x.name), account.scalars[scalars.index(x.name)])
+    return tuple((k, n, v, show(v, types.get((k, n)))) for (k, n), v in seen.items())
 
 
 def _types(rs: ir.Ruleset) -> dict[tuple[str, str], Type]:

@@ -32,7 +32,7 @@ __all__ = ["FormatError", "format_text"]
 
 INDENT = "    "
 
-_ASCII_OPS = {"≤": "<=", "≥": ">=", "≠": "!=", "×": "*", "÷": "/"}
+_ASCII_OPS = {"≤": "<=", "≥": ">=", "≠": "!=", "×": "*", "÷": "/", "−": "-"}
 _LAYOUT = {"_NL", "_INDENT", "_DEDENT", "$END"}
 _CLOSE = {"LPAR": "RPAR", "LSQB": "RSQB", "LBRACE": "RBRACE"}
 _NO_SPACE_BEFORE = {"COMMA", "COLON", "DOT", "RPAR", "RSQB", "RBRACE"}

@@ -33,6 +33,10 @@ _OPS: dict[str, Callable[[Decimal, Decimal], bool]] = {
 }
 
 
+#: Account numbers must lie within 10^±MAX_MAGNITUDE (zero aside).
+MAX_MAGNITUDE = 100
+
+
 class _Bad(Exception):
     pass
 
@@ -79,6 +83,9 @@ def to_decimal(v: object) -> Decimal:
     assert isinstance(d, Decimal)
     if not d.is_finite():
         raise _Bad(f"expected a finite number, got {v}")
+    if d and not -MAX_MAGNITUDE <= d.adjusted() <= MAX_MAGNITUDE:
+        # 1e-999999 is a valid decimal, but printing it takes a megabyte: no margin figure is that size
+        raise _Bad(f"{v} is out of range: numbers must lie between 1e-{MAX_MAGNITUDE} and 1e{MAX_MAGNITUDE} in size")
     return d
 
 

@@ -9,11 +9,12 @@ reference interpreter; a disagreement between them is a failure too.
 
 from __future__ import annotations
 
+import decimal
 from decimal import Decimal
 
 import attrs
 
-from rulelang import ir
+from rulelang import ir, runtime
 from rulelang.api import Ruleset
 from rulelang.display import plain, show
 from rulelang.errors import EvaluationError, InputError
@@ -86,7 +87,8 @@ def _compare(rs: Ruleset, ex: ir.ExampleDecl, result: Result, x: ir.Expectation)
     typ = _type_of(rs, t.name, t.field)
     expected = x.value
     if isinstance(expected, Decimal) and isinstance(actual, Decimal):
-        diff = actual - expected
+        with decimal.localcontext(runtime.CONTEXT):
+            diff = actual - expected
         ok = abs(diff) <= x.tolerance if x.tolerance is not None else diff == 0
         if ok:
             return None

@@ -279,18 +279,22 @@ def test_a_symbol_missing_from_a_keyed_table_is_an_error(engine: str) -> None:
 
 @pytest.mark.parametrize("engine", ["evaluate", "evaluate_reference"])
 def test_overflow_is_an_evaluation_error(engine: str) -> None:
-    rs = rules("ruleset big\n\ninput x: number\n\nlet square: number = x * x\n", "big.rules")
+    # inputs are limited to 1e100 in size, so the rule itself scales the value towards the context's limit
+    rs = rules("ruleset big\n\ninput x: number\n\nlet square: number = x * x * 1e999900\n", "big.rules")
     with pytest.raises(EvaluationError) as info:
-        getattr(rs, engine)({"x": "9E+999990"})
+        getattr(rs, engine)({"x": "9E+99"})
     assert info.value.formula == "square"
     assert "too large" in str(info.value)
 
 
 @pytest.mark.parametrize("engine", ["evaluate", "evaluate_reference"])
 def test_an_overflowing_sum_is_an_evaluation_error(engine: str) -> None:
-    rs = rules("ruleset big\n\ninput xs: list\n    v: number\n\nlet total: number = sum(xs, v)\n", "big.rules")
+    # each term is 9e999999, just inside the context's limit; their sum is not
+    rs = rules(
+        "ruleset big\n\ninput xs: list\n    v: number\n\nlet total: number = sum(xs, v * 1e999900)\n", "big.rules"
+    )
     with pytest.raises(EvaluationError) as info:
-        getattr(rs, engine)({"xs": [{"v": "9E+999999"}, {"v": "9E+999999"}]})
+        getattr(rs, engine)({"xs": [{"v": "9E+99"}, {"v": "9E+99"}]})
     assert str(info.value) == "big.rules:6:21: error: in total: the sum over `xs` is too large"
 
 
@@ -388,3 +392,19 @@ def test_ladders_in_json() -> None:
     assert out["health"] == {"level": "red", "actions": ["reduce_only"]}
     assert out["buffer"] == "-300"
     assert out["risk_rate"] == "0.6666666666666666666666666666666667"
+
+
+@pytest.mark.parametrize("value", ["1e101", "-2E+150", "1e-101", "1E-999999"])
+def test_numbers_beyond_1e100_in_size_are_rejected(value: str) -> None:
+    rs = rules("ruleset big\n\ninput x: number\n\nlet y: number = x\n", "big.rules")
+    with pytest.raises(InputError) as info:
+        rs.evaluate({"x": value})
+    assert info.value.problems == (
+        ("x", f"{value} is out of range: numbers must lie between 1e-100 and 1e100 in size"),
+    )
+
+
+@pytest.mark.parametrize("value", ["1e100", "-9.99e100", "1e-100", "0", "0E-200"])
+def test_numbers_up_to_1e100_in_size_are_accepted(value: str) -> None:
+    rs = rules("ruleset big\n\ninput x: number\n\nlet y: number = x\n", "big.rules")
+    assert rs.evaluate({"x": value})["y"] == Decimal(value)

@@ -158,6 +158,11 @@ def test_levels_show_every_rung_tried() -> None:
     text = rs.explain(account, "health").to_text()
     assert text.endswith(
         "health: level amber (actions: auto_add_margin, notify)\n"
+        "  definition has_debt = true\n"
+        "  definition risk_rate = 130%\n"
+        "  param warning_line = 100%\n"
+        "  param auto_add_line = 130%\n"
+        "  param green_line = 150%\n"
         "  red: has_debt and risk_rate <= warning_line -> false\n"
         "  amber: has_debt and risk_rate <= auto_add_line -> true\n"
     )
@@ -256,6 +261,13 @@ def test_json_levels() -> None:
             "ladder": "risk_level",
             "level": "liquidation",
             "actions": ["full_liquidation"],
+            # 6,000 / 9,000 to 34 digits; the parameters as the file sets them (70%, 100%)
+            "reads": [
+                {"kind": "definition", "name": "has_debt", "value": True},
+                {"kind": "definition", "name": "risk_rate", "value": "0.6666666666666666666666666666666667"},
+                {"kind": "param", "name": "liquidation_line", "value": "0.7"},
+                {"kind": "param", "name": "warning_line", "value": "1"},
+            ],
             "checked": [
                 {
                     "level": "liquidation",

@@ -194,6 +194,15 @@ class ExprChecker:
         return names + sorted(self.ctx.enum_values)
 
     def _undefined(self, name: str, span: Span) -> None:
+        if name in self.ctx.units:
+            self.ctx.error(
+                "RL0201",
+                f"`{name}` is a unit, not a value",
+                span,
+                hint=f"a compound unit is written without spaces (`USDT/{name}`); "
+                f"an amount is a number followed by its unit (`1 {name}`)",
+            )
+            return
         hint = did_you_mean(name, self._scope_names())
         if hint is None and not self.scopes:
             colls = [

@@ -489,7 +489,7 @@ class Builder(Transformer[Token, Any]):
         return n.Boolean(value=False, span=self._span(meta))
 
 
-_OPS = {"≤": "<=", "≥": ">=", "≠": "!=", "×": "*", "÷": "/"}
+_OPS = {"≤": "<=", "≥": ">=", "≠": "!=", "×": "*", "÷": "/", "−": "-"}
 
 
 def norm_op(op: str) -> str:

@@ -58,10 +58,6 @@ CATALOGUE: dict[tuple[str, str | None], list[str]] = {
         "write `table name: USDT` (the unit of the size its bands are keyed by)",
     ): ["table t\n    | from | to |\n", "table t:\n"],
     (
-        "a unit of a compound amount is written without spaces, e.g. `USDT/BTC`",
-        "`50 USDT / BTC` divides by a value named BTC; write `50 USDT/BTC` for a price",
-    ): [],
-    (
         "two values are written next to each other without an operator",
         "put `+`, `-`, `*` or `/` between them",
     ): ["let a = 1 2\n", "let a = b c\n", "let a = (b) 2\n"],
