@@ -140,7 +140,10 @@ class Ruleset:
         return build_explanation(self.ir, result, steps, ladder_steps, name, values, account)
 
 
-def load(path: str, text: str | None = None) -> Ruleset:
-    """Check and compile the ruleset at ``path`` (or ``text``, named ``path``)."""
-    checked, warnings = check_file(path, text)
+def load(path: str, text: str | None = None, imports: Mapping[str, str] | None = None) -> Ruleset:
+    """Check and compile the ruleset at ``path`` (or ``text``, named ``path``).
+
+    ``imports`` redirects named imports: ``load("usdm.rules", imports={"brackets": "mine/*.rules"})``.
+    """
+    checked, warnings = check_file(path, text, imports)
     return Ruleset(checked, warnings)

@@ -42,10 +42,16 @@ def _print_diagnostics(diags: Sequence[Diagnostic], as_json: bool) -> None:
             print(d.render() + "\n", file=sys.stderr)
 
 
-def _load(path: str) -> api.Ruleset:
+def _load(path: str, args: argparse.Namespace | None = None) -> api.Ruleset:
     if not os.path.isfile(path):
         raise _Usage(f"{path}: no such file")
-    return api.load(path)
+    imports: dict[str, str] = {}
+    for item in getattr(args, "imports", None) or ():
+        if "=" not in item:
+            raise _Usage(f"--import expects NAME=PATH, got {item!r}")
+        name, target = item.split("=", 1)
+        imports[name.strip()] = target.strip()
+    return api.load(path, imports=imports)
 
 
 class _Usage(Exception):
@@ -63,7 +69,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     n_err = n_warn = 0
     for path in files:
         try:
-            rs = _load(path)
+            rs = _load(path, args)
             diags: Sequence[Diagnostic] = rs.warnings
         except RulesetError as err:
             diags = err.diagnostics
@@ -95,7 +101,7 @@ def _accounts(args: argparse.Namespace) -> Iterator[tuple[str, Any]]:
 def cmd_eval(args: argparse.Namespace) -> int:
     from rulelang.datafiles import DataFileError
 
-    rs = _load(args.ruleset)
+    rs = _load(args.ruleset, args)
     params = rs.params(_params(args), args.profile)
     status = OK
     rows: list[tuple[str, Any]] = []
@@ -165,7 +171,7 @@ def _print_table(rs: api.Ruleset, rows: list[tuple[str, Any]], source: str) -> N
 def cmd_explain(args: argparse.Namespace) -> int:
     from rulelang.datafiles import DataFileError
 
-    rs = _load(args.ruleset)
+    rs = _load(args.ruleset, args)
     accounts = list(_accounts(args))
     if args.record is not None:
         if not 0 <= args.record < len(accounts):
@@ -201,7 +207,7 @@ def cmd_test(args: argparse.Namespace) -> int:
     broken = 0
     for path in files:
         try:
-            rs = _load(path)
+            rs = _load(path, args)
         except RulesetError as err:
             _print_diagnostics(err.diagnostics, False)
             broken += 1
@@ -264,16 +270,26 @@ def cmd_dump(args: argparse.Namespace) -> int:
         for decl in file.decls:
             pprint.pprint(decl, width=110, sort_dicts=False)
     elif args.stage == "ir":
-        rs = _load(args.ruleset)
+        rs = _load(args.ruleset, args)
         from rulelang.printer import print_ir
 
         print(print_ir(rs.ir))
     else:
-        print(_load(args.ruleset).compiled.source)
+        print(_load(args.ruleset, args).compiled.source)
     return OK
 
 
 # ------------------------------------------------------------------ parser
+
+
+def import_arg(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument(
+        "--import",
+        dest="imports",
+        action="append",
+        metavar="NAME=PATH",
+        help="point a named import elsewhere, e.g. brackets='data/brackets/*.rules'",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -283,10 +299,12 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("check", help="check rule files and report every problem")
     c.add_argument("files", nargs="+", metavar="FILE", help="rule files or folders")
     c.add_argument("--format", choices=["text", "json"], default="text")
+    import_arg(c)
     c.set_defaults(func=cmd_check)
 
     def data_args(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("ruleset")
+        import_arg(sp)
         sp.add_argument(
             "--input",
             "-i",
@@ -318,6 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("test", help="run the example blocks of rulesets")
     t.add_argument("paths", nargs="*", metavar="PATH")
     t.add_argument("--verbose", "-v", action="store_true")
+    import_arg(t)
     t.set_defaults(func=cmd_test)
 
     f = sub.add_parser("fmt", help="rewrite rule files in the canonical layout")
@@ -328,6 +347,7 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("dump", help="print one stage of the pipeline")
     d.add_argument("ruleset")
     d.add_argument("--stage", choices=["tokens", "ast", "ir", "python"], default="ir")
+    import_arg(d)
     d.set_defaults(func=cmd_dump)
     return p
 

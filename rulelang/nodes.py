@@ -212,7 +212,10 @@ class Header:
 
 @attrs.frozen(kw_only=True)
 class Import:
+    """``import "path"``, or ``import name "path"`` whose path a user may redirect when loading."""
+
     path: str
+    name: str | None = None
     span: Span = span_field()
 
 

@@ -388,7 +388,7 @@ def test_test_with_a_broken_ruleset(capsys: Capsys, tmp_path: pathlib.Path) -> N
     ("stage", "expected"),
     [
         ("tokens", "3:1\tRULESET\tToken('RULESET', 'ruleset')"),
-        ("ast", "Import(path='shared/eth_brackets.rules')"),
+        ("ast", "Import(path='shared/eth_brackets.rules', name=None)"),
         ("ir", "    tier 3: 100000 .. inf: mmr=0.01; cum[mmr]=365"),
         ("python", "def evaluate(_scalars, _collections, _params):"),
     ],

@@ -8,7 +8,7 @@ diagnostic found in one run.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 from rulelang import ir, nodes
 from rulelang.check.context import BUILTIN_ACTIONS, Context
@@ -16,7 +16,7 @@ from rulelang.check.examples import check_example
 from rulelang.check.expressions import ExprChecker, declared_type, describe, literal_value
 from rulelang.check.ladders import check_ladder
 from rulelang.check.loader import load
-from rulelang.check.tables import check_table
+from rulelang.check.tables import check_table, merge_parts
 from rulelang.errors import Diagnostic, RulesetError
 from rulelang.source import Span
 from rulelang.types import CollectionType, NumType, compatible
@@ -24,15 +24,19 @@ from rulelang.types import CollectionType, NumType, compatible
 __all__ = ["check_file"]
 
 
-def check_file(path: str, text: str | None = None) -> tuple[ir.Ruleset, list[Diagnostic]]:
+def check_file(
+    path: str, text: str | None = None, imports: Mapping[str, str] | None = None
+) -> tuple[ir.Ruleset, list[Diagnostic]]:
     """Check the ruleset at ``path`` (or ``text``, named ``path``).
 
+    ``imports`` redirects named imports (see :func:`rulelang.check.loader.load`).
     Returns the IR and the warnings. Raises :class:`RulesetError` with every
     error (and warning) when there is at least one error.
     """
-    loaded = load(path, text)
+    loaded = load(path, text, imports)
     ctx = Context()
     ctx.diagnostics.extend(loaded.diagnostics)
+    ctx.imports_failed = any(d.code == "RL0208" for d in loaded.diagnostics)
     ctx.failed.update(name for f in loaded.files for name in f.broken)
     main, *imported = loaded.files
     decls = list(main.decls) + [
@@ -111,13 +115,19 @@ def _check(ctx: Context, path: str, decls: list[nodes.Decl]) -> ir.Ruleset | Non
                 ctx.params[p.name] = param
             else:
                 ctx.failed.add(p.name)
+    parts: dict[str, list[nodes.Table]] = {}
     for t in _of(decls, nodes.Table):
-        if claim(t.name, t.name_span, "table"):
-            table = check_table(ctx, t)
-            if table is not None:
-                ctx.tables[t.name] = table
-            else:
-                ctx.failed.add(t.name)
+        if t.name in parts and t.group is not None and parts[t.name][0].group is not None:
+            parts[t.name].append(t)  # another part of a keyed table split across files
+        elif claim(t.name, t.name_span, "table"):
+            parts[t.name] = [t]
+    for name, table_parts in parts.items():
+        checked = [check_table(ctx, t) for t in table_parts]
+        merged = merge_parts(ctx, table_parts, checked) if None not in checked else None
+        if merged is not None:
+            ctx.tables[name] = merged
+        else:
+            ctx.failed.add(name)
     for let in _of(decls, nodes.Let):
         if let.collection is None:
             if claim(let.name, let.name_span, "definition"):

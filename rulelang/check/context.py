@@ -52,6 +52,8 @@ class Context:
     used_inputs: set[str] = attrs.Factory(set)
     used_fields: set[tuple[str, str]] = attrs.Factory(set)
     actions: dict[str, ir.Action] = attrs.Factory(dict)
+    # an import failed: a name it would have defined cannot be called undefined
+    imports_failed: bool = False
     # set by the orchestrator: lowers the definition with this qualified name
     lower_definition: Callable[[str], None] | None = None
 

@@ -141,6 +141,7 @@ class ExprChecker:
             field = next((f for f in decl.fields if f.name == e.name), None)
             if field is not None:
                 ctx.used_fields.add((coll, e.name))
+                ctx.used_inputs.add(coll)  # a per-record definition reading a field uses the collection
                 return ir.FieldRef(collection=coll, name=e.name, type=field.type, span=e.span)
             qual = f"{coll}.{e.name}"
             if qual in ctx.lets:
@@ -194,6 +195,8 @@ class ExprChecker:
         return names + sorted(self.ctx.enum_values)
 
     def _undefined(self, name: str, span: Span) -> None:
+        if self.ctx.imports_failed:
+            return  # the failed import is reported; it may well define this name
         if name in self.ctx.units:
             self.ctx.error(
                 "RL0201",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import glob
 import os
+from collections.abc import Mapping
 
 import attrs
 
@@ -31,8 +32,15 @@ def read_source(path: str) -> Source:
         return Source(path, fh.read())
 
 
-def load(path: str, text: str | None = None) -> Loaded:
-    """Parse ``path`` (or ``text`` under that name) and every file it imports."""
+def load(path: str, text: str | None = None, imports: Mapping[str, str] | None = None) -> Loaded:
+    """Parse ``path`` (or ``text`` under that name) and every file it imports.
+
+    ``imports`` redirects named imports: ``{"brackets": "/data/brackets/*.rules"}``
+    replaces the path of ``import brackets "..."`` (relative to the current
+    folder, not to the rule file).
+    """
+    overrides = dict(imports or {})
+    used: set[str] = set()
     files: list[nodes.File] = []
     sources: list[Source] = []
     diags: list[Diagnostic] = []
@@ -63,13 +71,17 @@ def load(path: str, text: str | None = None) -> Loaded:
         for decl in parsed.decls:
             if not isinstance(decl, nodes.Import):
                 continue
-            pattern = os.path.join(base, decl.path)
+            if decl.name is not None and decl.name in overrides:
+                used.add(decl.name)
+                pattern = overrides[decl.name]
+            else:
+                pattern = os.path.join(base, decl.path)
             matches = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
             if not matches or not all(os.path.isfile(m) for m in matches):
                 diags.append(
                     Diagnostic(
                         code="RL0208",
-                        message=f"cannot import `{decl.path}`: no such file",
+                        message=f"cannot import `{pattern}`: no such file",
                         span=decl.span,
                         hint=f"paths are relative to this file's folder ({base or '.'})",
                     )
@@ -79,4 +91,13 @@ def load(path: str, text: str | None = None) -> Loaded:
                 visit(read_source(match), decl.span)
 
     visit(Source(path, text) if text is not None else read_source(path), None)
+    for name in sorted(set(overrides) - used):
+        diags.append(
+            Diagnostic(
+                code="RL0208",
+                message=f"no import named `{name}` to redirect in {path}",
+                span=None,
+                hint='name an import in the rule file: `import brackets "brackets/*.rules"`',
+            )
+        )
     return Loaded(tuple(files), tuple(sources), tuple(diags))

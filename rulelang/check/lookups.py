@@ -50,7 +50,7 @@ def lower_lookup(ec: ExprChecker, e: nodes.Call) -> ir.Expr | None:
         return None
     table = ctx.tables.get(table_name)
     if table is None:
-        if table_name not in ctx.failed:
+        if table_name not in ctx.failed and not ctx.imports_failed:
             hint = did_you_mean(table_name, ctx.tables)
             ctx.error("RL0201", f"undefined table `{table_name}`", table_span, hint=hint)
         ec.lower(size_node)  # still report its own errors, and mark the inputs it uses as used

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import attrs
+
 from rulelang import ir, nodes
 from rulelang.check.context import Context
 from rulelang.check.expressions import describe, unit_dim
@@ -139,7 +141,9 @@ def check_table(ctx: Context, t: nodes.Table) -> ir.TableDecl | None:
     for key, rows in groups.items():
         ok &= _check_bands(ctx, t, key, rows)
         ok &= _check_columns(ctx, t, key, rows, columns)
-        tiers.append((key, _derive(rows, columns)))
+        derived = _derive(rows, columns)
+        _check_stated_cum(ctx, t, key, derived)
+        tiers.append((key, derived))
     if not ok:
         return None
     return ir.TableDecl(
@@ -338,3 +342,83 @@ def _derive(rows: Rows, columns: tuple[ir.Column, ...]) -> tuple[ir.Tier, ...]:
         )
         prev = values
     return tuple(out)
+
+
+def _check_stated_cum(ctx: Context, t: nodes.Table, key: str, tiers: tuple[ir.Tier, ...]) -> None:
+    """Warn where a table's own `cum` column disagrees with the maintenance amount derived from `mmr`.
+
+    Exchanges publish `cum` (Binance) or a maintenance deduction (Bybit) beside
+    the rates, and real data has errors; the engine always uses its derivation.
+    """
+    names = {c for tier in tiers[:1] for c, _ in tier.values}
+    if "cum" not in names or "mmr" not in names:
+        return
+    where = f" for {key}" if key else ""
+    for tier in tiers:
+        stated, derived = tier.value("cum"), tier.cum_of("mmr")
+        if isinstance(stated, Decimal) and stated != derived:
+            ctx.warn(
+                "RL0412",
+                f"tier {tier.number}{where} of table `{t.name}` states cum {_num(stated)}, but its rates give "
+                f"{_num(derived)}; the engine uses {_num(derived)}",
+                tier.span,
+                hint="cum(n) = cum(n-1) + from(n) × (mmr(n) − mmr(n-1)), with cum(1) = 0",
+            )
+
+
+def _num(d: Decimal) -> str:
+    from rulelang.display import grouped
+
+    return grouped(d)
+
+
+def merge_parts(ctx: Context, parts: list[nodes.Table], checked: list[ir.TableDecl | None]) -> ir.TableDecl | None:
+    """Merge the parts of a keyed table declared in several files (one file per symbol).
+
+    The parts must agree on the unit, the key, the inclusive end and the
+    columns; each key may appear in one part only.
+    """
+    first = checked[0]
+    assert first is not None
+    if len(parts) == 1:
+        return first
+    ok = True
+    owner: dict[str, nodes.Table] = {key: parts[0] for key, _ in first.tiers}
+    tiers = list(first.tiers)
+    for part, table in zip(parts[1:], checked[1:], strict=True):
+        assert table is not None
+        differs = [
+            what
+            for what, same in (
+                ("unit", table.key_type == first.key_type),
+                ("key", table.group == first.group),
+                ("inclusive end (`bands` line)", table.lower_inclusive == first.lower_inclusive),
+                ("columns", table.columns == first.columns),
+            )
+            if not same
+        ]
+        if differs:
+            ctx.error(
+                "RL0413",
+                f"this part of table `{part.name}` differs from its first part (line {parts[0].name_span.line} of "
+                f"{parts[0].name_span.source.path}) in its " + ", ".join(differs),
+                part.name_span,
+                hint="every part of a table split across files must have the same unit, `per`, `bands` and columns",
+            )
+            ok = False
+            continue
+        for key, key_tiers in table.tiers:
+            if key in owner:
+                other = owner[key]
+                ctx.error(
+                    "RL0413",
+                    f"table `{part.name}` has tiers for {key} in two places: here and in {other.name_span.source.path}",
+                    key_tiers[0].span,
+                )
+                ok = False
+                continue
+            owner[key] = part
+            tiers.append((key, key_tiers))
+    if not ok:
+        return None
+    return attrs.evolve(first, tiers=tuple(tiers))

@@ -109,7 +109,8 @@ class Builder(Transformer[Token, Any]):
 
     @v_args(meta=True)
     def import_(self, meta: Any, items: list[Token]) -> n.Import:
-        return n.Import(path=unquote(str(items[0])), span=self._span(meta))
+        name = str(items[0]) if len(items) == 2 else None
+        return n.Import(path=unquote(str(items[-1])), name=name, span=self._span(meta))
 
     @v_args(meta=True)
     def units(self, meta: Any, items: list[Token]) -> n.Units:
