@@ -105,7 +105,8 @@ class Ruleset:
         try:
             with decimal.localcontext(runtime.CONTEXT):
                 globals_, records, levels = self.compiled.evaluate(account.scalars, account.collections, ptuple)
-        except (ArithmeticError, runtime.TierError, runtime.EmptyError):
+        except (ArithmeticError, TypeError, runtime.TierError, runtime.EmptyError):
+            # TypeError: arithmetic on a solve that found no value
             # the compiled code only knows that something failed; the interpreter says where
             self.interpreter.run(account, params)
             raise EvaluationError("internal error: the compiled and reference evaluators disagree", None) from None

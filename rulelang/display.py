@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from rulelang.ir import Value
 from rulelang.types import NumType, Type
+from rulelang.values import NoSolution
 
 # normalize() rounds to its context's precision: display must never round, so it gets its own
 _WIDE = decimal.Context(prec=decimal.MAX_PREC, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN)
@@ -36,6 +37,8 @@ def show(value: Value, t: Type | None = None, group: bool = False) -> str:
         return "true" if value else "false"
     if isinstance(value, str):
         return value
+    if isinstance(value, NoSolution):
+        return f"none ({value.reason})"
     num = grouped if group else plain
     if isinstance(t, NumType):
         if t.dim is not None and not t.dim.dimensionless:

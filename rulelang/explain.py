@@ -17,8 +17,10 @@ from typing import Any
 import attrs
 
 from rulelang import ir
-from rulelang.backends.interpreter import AggregateNote, LadderStep, LookupNote, Note, RoundNote, Step
+from rulelang.backends.interpreter import AggregateNote, LadderStep, LookupNote, Note, RoundNote, SolveNote, Step
+from rulelang.values import NoSolution
 from rulelang.display import plain, show
+from rulelang.printer import formula
 from rulelang.errors import InputError
 from rulelang.inputs import Account
 from rulelang.results import Result, json_value
@@ -232,7 +234,7 @@ def _step(s: Step, types: dict[tuple[str, str], Type]) -> ExplainedStep:
         value=s.value,
         shown=show(s.value, d.type),
         label=label,
-        formula=d.expr.span.text if d.expr.span else "?",
+        formula=formula(d.expr) if isinstance(d.expr, ir.Solve) else d.expr.span.text if d.expr.span else "?",
         location=loc.rsplit(":", 1)[0],
         reads=reads,
         details=tuple(details),
@@ -282,6 +284,23 @@ def _describe(n: Note, t: Type, types: dict[tuple[str, str], Type]) -> list[str]
         return [f"{where}: {size} falls in {_band(n)}"]
     if isinstance(n, RoundNote):
         return [f"rounded {plain(n.before)} to {n.places} places ({n.mode.replace('_', '-')}) = {plain(n.after)}"]
+    if isinstance(n, SolveNote):
+        o = n.outcome
+        start = f"{n.vary} varied from its value {plain(o.start)}, everything else fixed"
+        if isinstance(o.value, NoSolution):
+            return [f"solved: {start}: no value ({o.value.reason}); {o.probes} evaluations"]
+        state = "holds" if o.held_at_start else "does not hold"
+        lines = [f"solved: {start}; `{n.until}` {state} there"]
+        assert o.exact is not None
+        if o.atom is not None:
+            where = o.atom.span.text if o.atom.span is not None else "the comparison"
+            lines.append(f"  it changes where `{where}` changes: at {plain(o.exact)} (solved exactly)")
+        else:
+            lines.append(f"  it changes at {plain(o.exact)} (bisected)")
+        if n.tick is not None:
+            lines.append(f"  rounded to the tick {plain(n.tick)}: {plain(o.value)}")
+        lines.append(f"  {o.probes} evaluations of the ruleset")
+        return lines
     if isinstance(n, AggregateNote):
         which = f"{n.counted} of {n.total} records" if n.counted != n.total else f"{n.total} records"
         return [f"{n.func} over {n.collection} ({which}) = {show(n.result, t if isinstance(t, NumType) else None)}"]
@@ -289,6 +308,21 @@ def _describe(n: Note, t: Type, types: dict[tuple[str, str], Type]) -> list[str]
 
 
 def _note_json(n: Note) -> dict[str, Any]:
+    if isinstance(n, SolveNote):
+        o = n.outcome
+        return {
+            "kind": "solve",
+            "vary": n.vary,
+            "until": n.until,
+            "start": json_value(o.start),
+            "held_at_start": o.held_at_start,
+            "exact": json_value(o.exact) if o.exact is not None else None,
+            "solved_on": o.atom.span.text if o.atom is not None and o.atom.span is not None else None,
+            "tick": json_value(n.tick) if n.tick is not None else None,
+            "result": json_value(o.value),
+            "evaluations": o.probes,
+        }
+
     def conv(v: Any) -> Any:
         if isinstance(v, tuple):
             return [conv(x) for x in v]

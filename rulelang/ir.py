@@ -19,8 +19,9 @@ import attrs
 from rulelang import nodes
 from rulelang.source import Span, span_field
 from rulelang.types import Type
+from rulelang.values import NoSolution
 
-Value = Decimal | bool | str
+Value = Decimal | bool | str | NoSolution
 
 # ----------------------------------------------------------------- expressions
 
@@ -174,6 +175,22 @@ class Lookup:
     span: Span = span_field()
 
 
+@attrs.frozen(kw_only=True)
+class Solve:
+    """The value of ``vary`` at which ``until`` starts (or stops) holding, everything else fixed.
+
+    ``collection`` set: ``vary`` is a field of the current record, and only that
+    record's field changes. Otherwise ``vary`` is a scalar input.
+    """
+
+    collection: str | None
+    vary: str
+    until: Expr
+    tick: Expr | None
+    type: Type
+    span: Span = span_field()
+
+
 Expr = (
     Const
     | InputRef
@@ -191,6 +208,7 @@ Expr = (
     | Round
     | Aggregate
     | Lookup
+    | Solve
 )
 
 # ----------------------------------------------------------------- declarations
@@ -410,6 +428,8 @@ def children(e: Expr) -> tuple[Expr, ...]:
             return tuple(x for x in (e.body, e.where, e.default) if x is not None)
         case Lookup():
             return (e.size,) if e.group is None else (e.group, e.size)
+        case Solve():
+            return (e.until,) if e.tick is None else (e.until, e.tick)
     return ()
 
 

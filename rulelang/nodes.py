@@ -368,6 +368,30 @@ class Let:
 
 
 @attrs.frozen(kw_only=True)
+class Solve:
+    """A solved quantity: the value of ``vary`` at which ``until`` starts or stops holding.
+
+    ``collection`` is set for a per-record solve (one value per record, varying
+    that record's field); otherwise ``vary`` names a scalar input.
+    """
+
+    name: str
+    collection: str | None
+    type: TypeExpr | None
+    vary: str | None
+    until: Expr | None
+    tick: Expr | None
+    meta: Meta = Meta()
+    vary_span: Span | None = attrs.field(default=None, eq=False, repr=False)
+    name_span: Span = span_field()
+    span: Span = span_field()
+
+    @property
+    def qualname(self) -> str:
+        return f"{self.collection}.{self.name}" if self.collection else self.name
+
+
+@attrs.frozen(kw_only=True)
 class Rung:
     """One level of a ladder; ``cond`` is None for ``otherwise``."""
 
@@ -430,7 +454,7 @@ class Example:
     span: Span = span_field()
 
 
-Decl = Header | Import | Units | ActionDecl | Input | Param | Profile | Table | Let | Levels | Example
+Decl = Header | Import | Units | ActionDecl | Input | Param | Profile | Table | Let | Solve | Levels | Example
 
 
 @attrs.frozen(kw_only=True)

@@ -17,7 +17,8 @@ _PREC = {"or": 1, "and": 2, "not": 3, "cmp": 4, "+": 5, "-": 5, "*": 6, "/": 6, 
 
 
 def _default_name(kind: str, name: str) -> str:
-    return name
+    """A reference as the rule file writes it: a record's own definition without its collection."""
+    return name.rsplit(".", 1)[-1]
 
 
 def formula(e: ir.Expr, name: Callable[[str, str], str] = _default_name, times: str = "*", divide: str = "/") -> str:
@@ -68,6 +69,9 @@ def formula(e: ir.Expr, name: Callable[[str, str], str] = _default_name, times: 
                 if e.default is not None:
                     parts.append("default " + go(e.default)[0])
                 return f"{e.func}({', '.join(parts)})", 8
+            case ir.Solve():
+                tick = f" to the tick {go(e.tick)[0]}" if e.tick is not None else ""
+                return f"solve {name('field' if e.collection else 'input', e.vary)} until {go(e.until)[0]}{tick}", 0
             case ir.Lookup():
                 table = name("table", e.table) + (f"[{go(e.group)[0]}]" if e.group is not None else "")
                 target = table if e.column is None else f"{table}.{e.column}"

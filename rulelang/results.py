@@ -13,6 +13,7 @@ from typing import Any
 import attrs
 
 from rulelang.ir import Value
+from rulelang.values import NoSolution
 
 
 def decimal_text(d: Decimal) -> str:
@@ -23,7 +24,12 @@ def decimal_text(d: Decimal) -> str:
 
 
 def json_value(v: Value) -> Any:
-    return decimal_text(v) if isinstance(v, Decimal) else v
+    """A value for JSON: decimals as strings; a solve with no value as ``{"none": reason}``."""
+    if isinstance(v, Decimal):
+        return decimal_text(v)
+    if isinstance(v, NoSolution):
+        return {"none": v.reason}
+    return v
 
 
 class RecordValues(Mapping[str, tuple[Mapping[str, Value], ...]]):

@@ -73,7 +73,7 @@ def test_check_clean(capsys: Capsys) -> None:
     assert code == 0
     assert out == ""
     assert err.strip().endswith("0 error(s), 0 warning(s)")
-    assert err.strip().startswith("checked 14 file(s)")
+    assert err.strip().startswith("checked 15 file(s)")
 
 
 def test_check_reports_every_error(capsys: Capsys, tmp_path: pathlib.Path) -> None:

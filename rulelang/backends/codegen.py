@@ -18,13 +18,19 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from rulelang import ir, runtime
+from rulelang import ir, runtime, solver
+from rulelang.values import known
 
 
 class _Gen:
     def __init__(self, ruleset: ir.Ruleset) -> None:
         self.rs = ruleset
-        self.ns: dict[str, Any] = {"_ZERO": runtime.ZERO, "_Decimal": Decimal, "_empty": runtime.empty}
+        self.ns: dict[str, Any] = {
+            "_ZERO": runtime.ZERO,
+            "_Decimal": Decimal,
+            "_empty": runtime.empty,
+            "_known": known,
+        }
         self.counter = itertools.count()
         self.tables = {t.name: runtime.table_tiers(t) for t in ruleset.tables}
         scalars = [i for i in ruleset.inputs if i.fields is None]
@@ -85,7 +91,16 @@ class _Gen:
             case ir.Cond():
                 return ast.IfExp(self.expr(e.cond), self.expr(e.then), self.expr(e.otherwise))
             case ir.Func():
+                if e.name == "known":
+                    return _call("_known", [self.expr(e.args[0])])
                 return _call(e.name, [self.expr(a) for a in e.args])
+            case ir.Solve():
+                fn = self.fresh("_sv")
+                self.ns[fn] = _compiled_solver(self.rs, e)
+                record = _name(self.bindings[e.collection][-1][1]) if e.collection else ast.Constant(None)
+                tick = self.expr(e.tick) if e.tick is not None else ast.Constant(None)
+                args = [_name("_scalars"), _name("_collections"), _name("_params"), record, tick]
+                return ast.Call(_name(fn), args, [])
             case ir.Round():
                 exp = self.const(Decimal(1).scaleb(-e.places))
                 mode = self.fresh("_m")
@@ -302,3 +317,41 @@ class CompiledFunction:
         }
         exec(code, namespace)
         self.evaluate: Callable[[tuple[Any, ...], tuple[Any, ...], tuple[Any, ...]], Any] = namespace["evaluate"]
+
+
+def _compiled_solver(rs: ir.Ruleset, e: ir.Solve) -> Callable[..., Any]:
+    """The function compiled code calls for a solve: it probes a compiled copy of the condition."""
+    probe = solver.probe_program(rs, e)
+    compiled = CompiledFunction(probe.program)
+    defs = probe.program.definitions
+    globals_ = [d.qualname for d in defs if d.collection is None]
+    records = [d.qualname for d in defs if d.collection is not None]
+
+    def where(qualname: str) -> tuple[bool, int]:
+        return (True, globals_.index(qualname)) if qualname in globals_ else (False, records.index(qualname))
+
+    slots = [where(probe.until)] + [where(a.qualname) for a in probe.atoms]
+    scalars_in = [i.name for i in rs.inputs if i.fields is None]
+    colls_in = [i for i in rs.inputs if i.fields is not None]
+    if e.collection is not None:
+        c = next(n for n, i in enumerate(colls_in) if i.name == e.collection)
+        f = [fd.name for fd in colls_in[c].fields or ()].index(e.vary)
+    else:
+        c, f = 0, scalars_in.index(e.vary)
+    until = e.until.span.text if e.until.span is not None else "the condition"
+    evaluate = compiled.evaluate
+
+    def run(scalars: Any, collections: Any, params: Any, record: int | None, tick: Decimal | None) -> Any:
+        target = (c, record, f)
+        x0 = collections[c][record][f] if record is not None else scalars[f]
+
+        def at(x: Decimal) -> solver.Sample:
+            s, cs = solver.set_value(scalars, collections, target, x)
+            out_globals, out_records, _ = evaluate(s, cs, params)
+            vals = [out_globals[k] if is_global else out_records[k][record] for is_global, k in slots]
+            return bool(vals[0]), tuple(vals[1:])
+
+        what = f"{e.vary} of {e.collection}[{record}]" if e.collection is not None else e.vary
+        return solver.solve(at, x0, tick, probe.atoms, what, until).value
+
+    return run

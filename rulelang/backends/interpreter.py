@@ -16,10 +16,11 @@ from typing import Any
 
 import attrs
 
-from rulelang import ir, runtime
+from rulelang import ir, runtime, solver
 from rulelang.errors import EvaluationError
 from rulelang.inputs import Account
 from rulelang.results import LevelResult, Result
+from rulelang.values import NoSolution, known
 
 # ----------------------------------------------------------------- trace
 
@@ -66,7 +67,15 @@ class AggregateNote:
     result: ir.Value
 
 
-Note = LookupNote | RoundNote | AggregateNote
+@attrs.frozen
+class SolveNote:
+    vary: str
+    until: str
+    tick: Decimal | None
+    outcome: solver.Outcome
+
+
+Note = LookupNote | RoundNote | AggregateNote | SolveNote
 
 
 @attrs.frozen
@@ -110,6 +119,15 @@ class Interpreter:
         colls = [i for i in ruleset.inputs if i.fields is not None]
         self.coll_index = {c.name: n for n, c in enumerate(colls)}
         self.field_index = {c.name: {f.name: k for k, f in enumerate(c.fields or ())} for c in colls}
+        self._probes: dict[int, tuple[solver.Probe, Interpreter]] = {}
+
+    def probe(self, e: ir.Solve) -> tuple[solver.Probe, Interpreter]:
+        """The probe program of a solve and an interpreter for it (made once)."""
+        got = self._probes.get(id(e))
+        if got is None:
+            probe = solver.probe_program(self.ruleset, e)
+            got = self._probes[id(e)] = (probe, Interpreter(probe.program))
+        return got
 
     def run(
         self, account: Account, params: Mapping[str, ir.Value], trace: bool = False
@@ -230,7 +248,7 @@ class _State:
                     return self._ref("definition", f"{e.collection}.{e.name}", value)
                 return value
             case ir.Arith():
-                a, b = self.eval(e.left), self.eval(e.right)
+                a, b = self._known(e.left), self._known(e.right)
                 try:
                     if e.op == "+":
                         return a + b
@@ -250,9 +268,9 @@ class _State:
                 except decimal.Overflow:
                     raise self._fail(f"the result of `{e.span.text}` is too large", e) from None
             case ir.Neg():
-                return -self.eval(e.operand)
+                return -self._known(e.operand)
             case ir.Compare():
-                a, b = self.eval(e.left), self.eval(e.right)
+                a, b = self._known(e.left), self._known(e.right)
                 return _COMPARE[e.op](a, b)
             case ir.Logic():
                 if e.op == "and":
@@ -263,12 +281,14 @@ class _State:
             case ir.Cond():
                 return self.eval(e.then) if self.eval(e.cond) else self.eval(e.otherwise)
             case ir.Func():
-                args = [self.eval(a) for a in e.args]
+                if e.name == "known":
+                    return known(self.eval(e.args[0]))
+                args = [self._known(a) for a in e.args]
                 if e.name == "abs":
                     return abs(args[0])
                 return min(args) if e.name == "min" else max(args)
             case ir.Round():
-                before = self.eval(e.operand)
+                before = self._known(e.operand)
                 try:
                     after = runtime.round_to(before, e.places, e.mode)
                 except decimal.InvalidOperation:
@@ -280,7 +300,50 @@ class _State:
                 return self._aggregate(e)
             case ir.Lookup():
                 return self._lookup(e)
+            case ir.Solve():
+                return self._solve(e)
         raise AssertionError(f"unknown IR node {e!r}")
+
+    def _known(self, e: ir.Expr) -> Any:
+        """Evaluate ``e`` where a number is needed: a solve that found no value is an error here."""
+        value = self.eval(e)
+        if type(value) is NoSolution:
+            what = e.span.text if e.span is not None else "a solved value"
+            raise self._fail(
+                f"`{what}` has no value ({value.reason}); guard it with `if known({what}) then ... else ...`", e
+            )
+        return value
+
+    def _solve(self, e: ir.Solve) -> Any:
+        probe, interp = self.i.probe(e)
+        tick = self._known(e.tick) if e.tick is not None else None
+        if e.collection is not None:
+            c, i = self.i.coll_index[e.collection], self.current[e.collection]
+            target: tuple[int, int | None, int] = (c, i, self.i.field_index[e.collection][e.vary])
+            x0 = self.account.collections[c][i][target[2]]
+            what = f"{e.vary} of {e.collection}[{i}]"
+        else:
+            target = (0, None, self.i.scalar_index[e.vary])
+            x0 = self.account.scalars[target[2]]
+            i = None
+        assert isinstance(x0, Decimal)
+
+        def at(x: Decimal) -> solver.Sample:
+            scalars, colls = solver.set_value(self.account.scalars, self.account.collections, target, x)
+            try:
+                result = interp.run(Account(scalars, colls), self.params)[0]
+            except EvaluationError as err:
+                raise EvaluationError(
+                    f"while solving at {e.vary} = {x}: {err.message}", err.span, err.formula
+                ) from None
+            return solver.read_sample(probe, result.values, result.records, i)
+
+        what = f"{e.vary} of {e.collection}[{i}]" if e.collection is not None else e.vary
+        until = e.until.span.text if e.until.span is not None else "the condition"
+        outcome = solver.solve(at, x0, tick, probe.atoms, what, until)
+        if self.frame is not None:
+            self.frame.notes.append(SolveNote(vary=what, until=until, tick=tick, outcome=outcome))
+        return outcome.value
 
     def _own(self, coll: str) -> bool:
         d = self.definition

@@ -8,6 +8,7 @@ diagnostic found in one run.
 from __future__ import annotations
 
 import hashlib
+from decimal import Decimal
 from collections.abc import Iterator, Mapping
 
 from rulelang import ir, nodes
@@ -16,6 +17,7 @@ from rulelang.check.examples import check_example
 from rulelang.check.expressions import ExprChecker, declared_type, describe, literal_value
 from rulelang.check.ladders import check_ladder
 from rulelang.check.loader import load
+from rulelang.check.solves import lower_solve
 from rulelang.check.tables import check_table, merge_parts
 from rulelang.errors import Diagnostic, RulesetError
 from rulelang.source import Span
@@ -128,7 +130,7 @@ def _check(ctx: Context, path: str, decls: list[nodes.Decl]) -> ir.Ruleset | Non
             ctx.tables[name] = merged
         else:
             ctx.failed.add(name)
-    for let in _of(decls, nodes.Let):
+    for let in [d for d in decls if isinstance(d, (nodes.Let, nodes.Solve))]:
         if let.collection is None:
             if claim(let.name, let.name_span, "definition"):
                 ctx.lets[let.name] = let
@@ -200,7 +202,7 @@ def _lower_definition(ctx: Context, qual: str) -> None:
     ctx.in_progress.append(qual)
     try:
         checker = ExprChecker(ctx, let.collection)
-        expr = checker.lower(let.expr)
+        expr = checker.lower(let.expr) if isinstance(let, nodes.Let) else lower_solve(ctx, checker, let)
         declared = declared_type(ctx, let.type) if let.type is not None else None
     finally:
         ctx.in_progress.pop()
@@ -215,7 +217,7 @@ def _lower_definition(ctx: Context, qual: str) -> None:
             ctx.error(
                 "RL0303",
                 f"`{let.name}` is declared as {describe(declared)}, but its formula gives {describe(t)}",
-                let.expr.span,
+                let.expr.span if isinstance(let, nodes.Let) else let.name_span,
             )
             ctx.failed.add(qual)
             return
@@ -238,7 +240,7 @@ def _bound(ctx: Context, c: nodes.Constraint | None, t: object, what: str) -> ir
     if got is None:
         return None
     value, text = got
-    assert not isinstance(value, (bool, str))
+    assert isinstance(value, Decimal)
     return ir.Bound(op=c.op, bound=value, text=f"{c.op} {text}")
 
 

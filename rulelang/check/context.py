@@ -42,7 +42,7 @@ class Context:
     inputs: dict[str, ir.InputDecl] = attrs.Factory(dict)
     params: dict[str, ir.ParamDecl] = attrs.Factory(dict)
     tables: dict[str, ir.TableDecl] = attrs.Factory(dict)
-    lets: dict[str, nodes.Let] = attrs.Factory(dict)
+    lets: dict[str, nodes.Let | nodes.Solve] = attrs.Factory(dict)
     definitions: dict[str, ir.Definition] = attrs.Factory(dict)
     order: list[str] = attrs.Factory(list)
     in_progress: list[str] = attrs.Factory(list)

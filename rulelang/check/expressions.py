@@ -31,7 +31,7 @@ from rulelang.types import (
 
 ROUNDING_MODES = ("half_up", "half_even", "down", "up", "floor", "ceiling")
 AGGREGATES = ("sum", "count", "min", "max", "any", "all")
-SCALAR_FUNCS = ("abs", "min", "max", "round")
+SCALAR_FUNCS = ("abs", "min", "max", "round", "known")
 
 
 def unit_dim(ctx: Context, unit: nodes.UnitRef) -> Dim | None:
@@ -94,6 +94,7 @@ class ExprChecker:
     def __init__(self, ctx: Context, collection: str | None = None) -> None:
         self.ctx = ctx
         self.scopes: list[str] = [collection] if collection else []
+        self.own_scopes = len(self.scopes)  # the definition's own record scope; more are aggregates
         self.deps: set[str] = set()
 
     # ------------------------------------------------------------ entry points
@@ -135,10 +136,13 @@ class ExprChecker:
     # ------------------------------------------------------------ names
     def _name(self, e: nodes.Name) -> ir.Expr | None:
         ctx = self.ctx
-        for coll in reversed(self.scopes):
+        for depth in range(len(self.scopes) - 1, -1, -1):
+            coll = self.scopes[depth]
             decl = ctx.inputs[coll]
             assert decl.fields is not None
             field = next((f for f in decl.fields if f.name == e.name), None)
+            if (field is not None or f"{coll}.{e.name}" in ctx.lets) and depth < self.own_scopes:
+                self._warn_hidden(e, coll)
             if field is not None:
                 ctx.used_fields.add((coll, e.name))
                 ctx.used_inputs.add(coll)  # a per-record definition reading a field uses the collection
@@ -184,6 +188,25 @@ class ExprChecker:
         if e.name not in ctx.failed:
             self._undefined(e.name, e.span)
         return None
+
+    def _warn_hidden(self, e: nodes.Name, coll: str) -> None:
+        """Warn when a record's name hides an account-level one: the formula may mean the other."""
+        ctx = self.ctx
+        outer = ctx.lets.get(e.name)
+        span = outer.name_span if outer is not None else None
+        if span is None and e.name in ctx.inputs:
+            span = ctx.inputs[e.name].span
+        if span is None and e.name in ctx.params:
+            span = ctx.params[e.name].span
+        if span is None:
+            return
+        ctx.warn(
+            "RL0702",
+            f"`{e.name}` here is the record's own `{e.name}`; the account-level `{e.name}` (line {span.line}) "
+            "cannot be read in a per-record formula",
+            e.span,
+            hint=f"give the account-level value another name (e.g. `total_{e.name}`) to use it here",
+        )
 
     def _scope_names(self) -> list[str]:
         names = self.ctx.global_names()
@@ -361,11 +384,23 @@ class ExprChecker:
             return None
         if f == "round":
             return self._round(e)
+        if f == "known":
+            return self._known(e)
         if f in ("abs", "min", "max"):
             return self._scalar_func(e)
         names = [*AGGREGATES, *SCALAR_FUNCS, *ir.LOOKUP_MODES]
         self.ctx.error("RL0204", f"unknown function `{f}`", e.func_span, hint=did_you_mean(f, names))
         return None
+
+    def _known(self, e: nodes.Call) -> ir.Expr | None:
+        """``known(x)``: whether a solved quantity has a value (a solve may find none)."""
+        if len(e.args) != 1:
+            self.ctx.error("RL0304", "`known` takes one value", e.span, hint="write `known(liquidation_price)`")
+            return None
+        arg = self.lower(e.args[0].value)
+        if arg is None:
+            return None
+        return ir.Func(name="known", args=(arg,), type=BOOL, span=e.span)
 
     def _scalar_func(self, e: nodes.Call) -> ir.Expr | None:
         if e.func == "abs" and len(e.args) != 1:

@@ -295,6 +295,36 @@ class Builder(Transformer[Token, Any]):
             span=self._span(meta),
         )
 
+    @v_args(meta=True)
+    def vary(self, meta: Any, items: list[Token]) -> tuple[str, Any]:
+        return ("vary", items[0])
+
+    def until(self, items: list[Any]) -> tuple[str, Any]:
+        return ("until", items[0])
+
+    def tick(self, items: list[Any]) -> tuple[str, Any]:
+        return ("tick", items[0])
+
+    @v_args(meta=True)
+    def solve(self, meta: Any, items: list[Any]) -> n.Solve:
+        names = [i for i in items if isinstance(i, Token)]
+        type_ = next((i for i in items if isinstance(i, (n.UnitType, n.EnumType, n.ListType))), None)
+        parts: dict[str, Any] = dict(i for i in items if isinstance(i, tuple) and i[0] in ("vary", "until", "tick"))
+        collection, name = (str(names[0]), names[1]) if len(names) == 2 else (None, names[0])
+        vary = parts.get("vary")
+        return n.Solve(
+            name=str(name),
+            collection=collection,
+            type=type_,
+            vary=str(vary) if vary is not None else None,
+            vary_span=self._tok(vary) if vary is not None else None,
+            until=parts.get("until"),
+            tick=parts.get("tick"),
+            meta=self._meta_of(items),
+            name_span=self._tok(name),
+            span=self._span(meta),
+        )
+
     def _rung(self, meta: Any, items: list[Any], has_cond: bool) -> n.Rung:
         name = items[0]
         cond = items[1] if has_cond else None
