@@ -1,4 +1,4 @@
-"""The ``rulelang`` command: check | eval | explain | test | fmt | dump.
+"""The ``rulelang`` command: check | eval | explain | test | fmt | dump | import.
 
 Exit codes: 0 ok, 1 a rule or test failure (errors in a rule file, a failed
 example, a file fmt would change), 2 a usage or input error (bad arguments,
@@ -279,6 +279,28 @@ def cmd_dump(args: argparse.Namespace) -> int:
     return OK
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    from rulelang import importers
+
+    options = importers.Options(
+        table=args.table,
+        unit=args.unit,
+        date=args.date,
+        only=tuple(args.only or ()),
+        upper_inclusive=None if args.bands is None else args.bands == "upper",
+        units_line=args.units_line,
+    )
+    imported = importers.import_file(args.kind, args.file, options)
+    for warning in imported.warnings:
+        print(f"{args.file}: warning: {warning}", file=sys.stderr)
+    if args.output is None:
+        sys.stdout.write(imported.text())
+    else:
+        for path in importers.write(imported, args.output):
+            print(f"wrote {path}", file=sys.stderr)
+    return OK
+
+
 # ------------------------------------------------------------------ parser
 
 
@@ -349,6 +371,40 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--stage", choices=["tokens", "ast", "ir", "python"], default="ir")
     import_arg(d)
     d.set_defaults(func=cmd_dump)
+
+    im = sub.add_parser("import", help="turn exchange tier data (JSON) into a rule table")
+    im.add_argument(
+        "kind",
+        choices=[
+            "binance-brackets",
+            "okx-position-tiers",
+            "okx-discount-rate",
+            "bybit-risk-limit",
+            "ccxt-leverage-tiers",
+        ],
+        help="what the data is",
+    )
+    im.add_argument("file", metavar="FILE", help="the exchange's JSON response, or - for stdin")
+    im.add_argument(
+        "-o",
+        "--output",
+        metavar="OUT",
+        help="a folder (existing, or ending with /): one file per key; a file: every key in it (default: stdout)",
+    )
+    im.add_argument("--table", help="the table's name (default per kind, e.g. brackets)")
+    im.add_argument("--unit", help="the unit of the band edges (default: from the data, e.g. USDT)")
+    im.add_argument("--date", help="the date the data is as of, YYYY-MM-DD (default: from the data or file name)")
+    im.add_argument("--only", action="append", metavar="KEY", help="import only this symbol or currency (repeatable)")
+    im.add_argument(
+        "--bands", choices=["lower", "upper"], help="ccxt-leverage-tiers: the inclusive end (default lower)"
+    )
+    im.add_argument(
+        "--no-units",
+        dest="units_line",
+        action="store_false",
+        help="leave out the `units` line (the importing ruleset declares the unit)",
+    )
+    im.set_defaults(func=cmd_import)
     return p
 
 

@@ -18,13 +18,13 @@ import attrs
 
 from rulelang import ir
 from rulelang.backends.interpreter import AggregateNote, LadderStep, LookupNote, Note, RoundNote, SolveNote, Step
-from rulelang.values import NoSolution
 from rulelang.display import plain, show
-from rulelang.printer import formula
 from rulelang.errors import InputError
 from rulelang.inputs import Account
+from rulelang.printer import formula
 from rulelang.results import Result, json_value
 from rulelang.types import Dim, NumType, Type
+from rulelang.values import NoSolution
 
 
 @attrs.frozen

@@ -26,8 +26,10 @@ CORPUS = ROOT / "tests" / "corpus" / "good"
 CORPUS_FILES = sorted(CORPUS.rglob("*.rules"))
 RULESET_FILES = sorted((ROOT / "rulesets").rglob("*.rules"))
 ALL_FILES = CORPUS_FILES + RULESET_FILES
-# files only ever imported by others: they hold tables and units, no examples
-IMPORTED_ONLY = {CORPUS / "shared" / "eth_brackets.rules"}
+# files only ever imported by others: they hold tables and units, no `ruleset` header, no examples
+IMPORTED_ONLY = {CORPUS / "shared" / "eth_brackets.rules"} | {
+    p for p in RULESET_FILES if not any(line.startswith("ruleset ") for line in p.read_text().splitlines())
+}
 
 
 def _id(path: pathlib.Path) -> str:

@@ -112,3 +112,18 @@ def test_stated_cum_is_checked_against_the_derivation() -> None:
     assert diags[0].message == (
         "tier 3 of table `t` states cum 1,300.5, but its rates give 1,300; the engine uses 1,300"
     )
+
+
+def test_a_unit_declared_in_two_files_is_one_unit(tmp_path: pathlib.Path) -> None:
+    part = "units USDT\ntable t: USDT per symbol\n    bands from <= size < to\n    | symbol | from | to | mmr |\n"
+    (tmp_path / "A.rules").write_text(part + "    | A | 0 | inf | 1% |\n")
+    (tmp_path / "B.rules").write_text(part + "    | B | 0 | inf | 2% |\n")
+    main = 'ruleset m\nunits USDT\nimport "*[AB].rules"\ninput s: text\ninput n: USDT\nlet m: USDT = bracket(t[s].mmr, n)\n'
+    (tmp_path / "m.rules").write_text(main)
+    rs = rulelang.load(str(tmp_path / "m.rules"))
+    assert rs.evaluate({"s": "B", "n": "100"})["m"] == Decimal("2")
+
+
+def test_a_unit_declared_twice_in_one_file_is_an_error() -> None:
+    errors = [d for d in check_text("units USDT\nunits BTC, USDT\n") if d.is_error]
+    assert [(d.code, d.message) for d in errors] == [("RL0202", "unit `USDT` is declared twice")]

@@ -8,8 +8,8 @@ diagnostic found in one run.
 from __future__ import annotations
 
 import hashlib
-from decimal import Decimal
 from collections.abc import Iterator, Mapping
+from decimal import Decimal
 
 from rulelang import ir, nodes
 from rulelang.check.context import BUILTIN_ACTIONS, Context
@@ -77,8 +77,13 @@ def _check(ctx: Context, path: str, decls: list[nodes.Decl]) -> ir.Ruleset | Non
         effective=h.effective if h else None,
     )
     for u in (u for units in _of(decls, nodes.Units) for u in units.units):
-        if u.name in ctx.units:
+        # each imported table file declares its own units so it checks alone: the same unit in
+        # different files is one unit; declared twice in one file, it is a slip
+        if u.name in ctx.units and ctx.units[u.name].source is u.span.source:
             ctx.error("RL0202", f"unit `{u.name}` is declared twice", u.span)
+            continue
+        if u.name in ctx.units:
+            continue
         ctx.units[u.name] = u.span
     for name, text in BUILTIN_ACTIONS.items():
         ctx.actions[name] = ir.Action(name=name, meta=nodes.Meta(label=nodes.Text(items=(("en", text),))), builtin=True)
