@@ -30,7 +30,7 @@ class Ruleset:
         self.ir = checked
         self.warnings = tuple(warnings)
         self.validator = Validator(checked)
-        self.interpreter = Interpreter(checked)
+        self._interpreter: Interpreter | None = None
         self._compiled: CompiledFunction | None = None
         self._global_names = tuple(d.name for d in checked.definitions if d.collection is None)
         self._record_defs = tuple((d.collection, d.name) for d in checked.definitions if d.collection is not None)
@@ -57,6 +57,12 @@ class Ruleset:
     @property
     def name(self) -> str:
         return self.ir.header.name
+
+    @property
+    def interpreter(self) -> Interpreter:
+        if self._interpreter is None:
+            self._interpreter = Interpreter(self.ir)
+        return self._interpreter
 
     @property
     def compiled(self) -> CompiledFunction:
@@ -141,10 +147,17 @@ class Ruleset:
         return build_explanation(self.ir, result, steps, ladder_steps, name, values, account)
 
 
-def load(path: str, text: str | None = None, imports: Mapping[str, str] | None = None) -> Ruleset:
+def load(path: str, text: str | None = None, imports: Mapping[str, str] | None = None, cache: bool = True) -> Ruleset:
     """Check and compile the ruleset at ``path`` (or ``text``, named ``path``).
 
     ``imports`` redirects named imports: ``load("usdm.rules", imports={"brackets": "mine/*.rules"})``.
+    A file (not ``text``) is checked through the persistent cache of :mod:`rulelang.cache`
+    unless ``cache`` is False.
     """
-    checked, warnings = check_file(path, text, imports)
+    if text is None and cache:
+        from rulelang.cache import load_checked
+
+        checked, warnings = load_checked(path, imports)
+    else:
+        checked, warnings = check_file(path, text, imports)
     return Ruleset(checked, warnings)

@@ -402,6 +402,7 @@ class Ruleset:
     examples: tuple[ExampleDecl, ...]
     files: tuple[str, ...]  # every file read, the ruleset's own first
     digest: str  # sha256 of those files' text, for docs footers and caches
+    globs: tuple[tuple[str, tuple[str, ...]], ...] = ()  # each import pattern and the files it matched
 
     def input(self, name: str) -> InputDecl | None:
         return next((i for i in self.inputs if i.name == name), None)

@@ -58,7 +58,7 @@ def check_file(
         raise RulesetError(ctx.diagnostics)
     import attrs
 
-    return attrs.evolve(ruleset, files=ruleset_files, digest=digest.hexdigest()), warnings
+    return attrs.evolve(ruleset, files=ruleset_files, digest=digest.hexdigest(), globs=loaded.globs), warnings
 
 
 def _of(decls: list[nodes.Decl], kind: type) -> Iterator:  # type: ignore[type-arg]

@@ -25,6 +25,7 @@ class Loaded:
     files: tuple[nodes.File, ...]
     sources: tuple[Source, ...]
     diagnostics: tuple[Diagnostic, ...]
+    globs: tuple[tuple[str, tuple[str, ...]], ...] = ()  # each import pattern and the files it matched
 
 
 def read_source(path: str) -> Source:
@@ -41,6 +42,7 @@ def load(path: str, text: str | None = None, imports: Mapping[str, str] | None =
     """
     overrides = dict(imports or {})
     used: set[str] = set()
+    globs: list[tuple[str, tuple[str, ...]]] = []
     files: list[nodes.File] = []
     sources: list[Source] = []
     diags: list[Diagnostic] = []
@@ -77,6 +79,8 @@ def load(path: str, text: str | None = None, imports: Mapping[str, str] | None =
             else:
                 pattern = os.path.join(base, decl.path)
             matches = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
+            if glob.has_magic(pattern):
+                globs.append((pattern, tuple(matches)))
             if not matches or not all(os.path.isfile(m) for m in matches):
                 diags.append(
                     Diagnostic(
@@ -100,4 +104,4 @@ def load(path: str, text: str | None = None, imports: Mapping[str, str] | None =
                 hint='name an import in the rule file: `import brackets "brackets/*.rules"`',
             )
         )
-    return Loaded(tuple(files), tuple(sources), tuple(diags))
+    return Loaded(tuple(files), tuple(sources), tuple(diags), tuple(globs))
