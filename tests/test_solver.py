@@ -78,9 +78,10 @@ def test_binance_cross_example_unrounded(binance: rulelang.Ruleset) -> None:
     }
     steps = {s.title(): s for s in binance.explain(account, "positions.liquidation_price").steps}
     eth = steps["positions[0].liquidation_price"]
-    # Binance's formula: (WB + TMM1 - UPNL1 + cumB - Q*EP) / (Q*MMR - Q), TMM1 and UPNL1 from BTC:
-    # (1,535,443.01 + 71,200.811444 + 56,354.56848 + 135,365 - 3,683.979 * 1,456.84) / (368.3979 - 3,683.979)
-    # = (-3,568,566.99) ... / (-3,315.5811) = 1,153.2564642391...
+    # Binance's one-way formula: (WB - TMM1 + UPNL1 + cumB - Q*EP) / (Q*MMR - Q), with TMM1 and UPNL1 the
+    # other position's (BTC) maintenance margin and unrealized PnL (the brief's "+ TMM1 - UPNL1" gives 1,076.31):
+    # (1,535,443.01 - 71,200.811444 - 56,354.56848 + 135,365 - 3,683.979 * 1,456.84) / (368.3979 - 3,683.979)
+    # = 1,153.2564642391...
     assert eth.notes[0]["exact"].startswith("1153.25646423910")
     btc = steps["positions[1].liquidation_price"]
     assert btc.notes[0]["exact"].startswith("26316.8932645")
