@@ -15,6 +15,7 @@ from typing import Any
 import attrs
 
 from rulelang import ir
+from rulelang.values import NoSolution
 
 #: Every evaluation runs in this context: 34 significant digits (decimal128),
 #: half-even rounding of inexact results, and errors (not NaN or infinity) on
@@ -48,6 +49,7 @@ WIDE = decimal.Context(
 )
 
 INFINITY = Decimal("Infinity")
+_OPEN = "the last band has no upper end"
 ZERO = Decimal(0)
 
 
@@ -72,7 +74,12 @@ class Tiers:
             lowers=tuple(t.lower for t in tiers),
             uppers=tuple(INFINITY if t.upper is None else t.upper for t in tiers),
             lower_inclusive=table.lower_inclusive,
-            values={c: tuple(t.value(c) for t in tiers) for c in cols},
+            values={
+                **{c: tuple(t.value(c) for t in tiers) for c in cols},
+                # the band edges read as columns: `lookup(t.to, size)` is the top of size's band
+                "from": tuple(t.lower for t in tiers),
+                "to": tuple(t.upper if t.upper is not None else NoSolution(_OPEN) for t in tiers),
+            },
             cums={c: tuple(t.cum_of(c) for t in tiers) for c, _ in tiers[0].cum} if tiers else {},
         )
 

@@ -78,7 +78,16 @@ def lower_lookup(ec: ExprChecker, e: nodes.Call) -> ir.Expr | None:
         )
         return None
     column = None
-    if column_name is not None:
+    if column_name in ("from", "to"):
+        if mode != "lookup":
+            ctx.error(
+                "RL0304",
+                f"`{column_name}` is a band edge, not a rate: read it with `lookup({table_name}.{column_name}, size)`",
+                column_span,
+            )
+            return None
+        column = ir.Column(name=column_name, type=table.key_type)
+    elif column_name is not None:
         column = table.column(column_name)
         if column is None:
             names = [c.name for c in table.columns]
