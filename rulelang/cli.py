@@ -103,6 +103,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     rs = _load(args.ruleset, args)
     params = rs.params(_params(args), args.profile)
+    if args.output:
+        return _eval_to_file(rs, params, args)
     status = OK
     rows: list[tuple[str, Any]] = []
     for name, data in _accounts(args):
@@ -134,6 +136,50 @@ def cmd_eval(args: argparse.Namespace) -> int:
         else:
             print(json.dumps(out[0] if len(out) == 1 else out, indent=2, ensure_ascii=False))
     return status
+
+
+def _eval_to_file(rs: api.Ruleset, params: dict[str, Any], args: argparse.Namespace) -> int:
+    """Stream a book of accounts into --output, bad ones into the rejects file, with progress on a terminal."""
+    from rulelang import batch
+    from rulelang.datafiles import detect_format
+
+    ext = os.path.splitext(args.output)[1].lower()
+    fmt = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}.get(ext)
+    if fmt is None:
+        raise _Usage(f"--output {args.output}: write .jsonl or .csv (the format follows the extension)")
+    head = ""
+    if args.input != "-":
+        try:
+            with open(args.input, encoding="utf-8") as fh:
+                head = fh.read(4096)
+        except OSError as err:
+            raise _Usage(f"{args.input}: cannot open: {err.strerror}") from None
+    in_fmt = args.input_format or detect_format(args.input, head)
+    accounts = _accounts(args)
+    if sys.stderr.isatty() and not args.quiet:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            ProgressColumn,
+            Task,
+            TextColumn,
+            TimeRemainingColumn,
+        )
+        from rich.text import Text
+
+        class Rate(ProgressColumn):
+            def render(self, task: Task) -> Text:
+                return Text(f"{task.speed:,.0f} accounts/s" if task.speed else "")
+
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), Rate(), TimeRemainingColumn())
+        with Progress(*columns, transient=True) as progress:
+            task = progress.add_task("evaluating", total=batch.count_records(args.input, in_fmt))
+            summary = batch.run(rs, accounts, args.output, fmt, params, args.rejects, lambda: progress.advance(task))
+    else:
+        summary = batch.run(rs, accounts, args.output, fmt, params, args.rejects)
+    print(summary.render(), file=sys.stderr)
+    return USAGE if summary.rejected else OK
 
 
 def _error_json(err: RulelangError) -> Any:
@@ -346,6 +392,9 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("eval", help="evaluate accounts")
     data_args(e)
     e.add_argument("--format", choices=["json", "jsonl", "table"], default="json")
+    e.add_argument("--output", "-o", help="stream the results to this file (.jsonl or .csv), written atomically")
+    e.add_argument("--rejects", help="with --output: where bad accounts go (default: OUTPUT.rejects.jsonl)")
+    e.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     e.set_defaults(func=cmd_eval)
 
     x = sub.add_parser("explain", help="show how values were computed")

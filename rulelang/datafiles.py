@@ -22,7 +22,11 @@ from rulelang.errors import RulelangError
 
 
 class DataFileError(RulelangError):
-    """A data file cannot be read at all (not one bad account: the whole file)."""
+    """Data that cannot be read: a whole file, or (``raw`` set) one line of JSON Lines."""
+
+    def __init__(self, message: str, raw: str | None = None) -> None:
+        super().__init__(message)
+        self.raw = raw
 
 
 def _loads(text: str) -> Any:
@@ -79,7 +83,7 @@ def _read(fh: TextIO, path: str, fmt: str) -> Iterator[tuple[str, Any]]:
             try:
                 yield f"{path}:{lineno}", _loads(line)
             except ValueError as err:
-                yield f"{path}:{lineno}", DataFileError(f"not valid JSON: {err}")
+                yield f"{path}:{lineno}", DataFileError(f"not valid JSON: {err}", raw=line.rstrip("\r\n"))
         return
     if fmt == "csv":
         reader = csv.DictReader(fh)
