@@ -75,7 +75,8 @@ def load_checked(path: str, imports: Mapping[str, str] | None = None) -> tuple[i
     if folder is None:
         return check_file(path, None, imports)
     redirects = [f"{k}={v}" for k, v in sorted((imports or {}).items())]
-    key = hashlib.sha256("\0".join([_schema(), os.path.abspath(path), *redirects]).encode()).hexdigest()
+    # the path as given (and where from): the ruleset's messages name files the way the user did
+    key = hashlib.sha256("\0".join([_schema(), os.getcwd(), path, *redirects]).encode()).hexdigest()
     entry_path = os.path.join(folder, key[:2], key + ".pickle")
     entry = _read(entry_path)
     if entry is not None and _fresh(entry):

@@ -72,3 +72,11 @@ def test_caching_can_be_turned_off(tree: pathlib.Path, monkeypatch: pytest.Monke
     monkeypatch.setenv("RULELANG_CACHE", "0")
     assert _m(tree, "A") == Decimal("1")
     assert not os.path.exists(tree / "cache")
+
+
+def test_messages_keep_the_path_as_given(tree: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tree)
+    absolute = rulelang.load(str(tree / "c.rules"))
+    relative = rulelang.load("c.rules")
+    assert absolute.ir.path == str(tree / "c.rules")
+    assert relative.ir.path == "c.rules"
