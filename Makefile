@@ -4,12 +4,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-slow lint check bench clean
+.PHONY: demo test test-slow lint check bench clean docs test-browser
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,dev]'
+	$(PY) -m pip install --quiet -e '.[test,dev,batch]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -33,3 +33,14 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
+
+# The rendered rulebooks of the shipped rulesets (tests/test_render_docs.py fails when they are stale).
+docs: $(STAMP)
+	rm -rf docs/rulebooks
+	$(VENV)/bin/rulelang docs rulesets -o docs/rulebooks/en --format md --lang en
+	$(VENV)/bin/rulelang docs rulesets -o docs/rulebooks/zh --format md --lang zh
+
+# Renders a generated page in headless Chromium (Debian's package, installed here as root).
+test-browser: $(STAMP)
+	command -v chromium >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium fonts-noto-cjk)
+	$(PY) -m pytest -q -m browser

@@ -1,4 +1,4 @@
-"""The ``rulelang`` command: check | eval | explain | test | fmt | dump | import.
+"""The ``rulelang`` command: check | eval | explain | test | fmt | dump | import | docs.
 
 Exit codes: 0 ok, 1 a rule or test failure (errors in a rule file, a failed
 example, a file fmt would change), 2 a usage or input error (bad arguments,
@@ -246,31 +246,114 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 
 def cmd_test(args: argparse.Namespace) -> int:
-    from rulelang.testing import run_examples
+    from decimal import Decimal, InvalidOperation
 
-    files = list(rule_files(args.paths or ["."]))
-    passed = failed = 0
-    broken = 0
-    for path in files:
-        try:
-            rs = _load(path, args)
-        except RulesetError as err:
-            _print_diagnostics(err.diagnostics, False)
-            broken += 1
-            continue
-        for outcome in run_examples(rs):
+    from rulelang.regress import coverage
+    from rulelang.regress.junit import junit_xml
+    from rulelang.regress.runner import Session, discover, parse_imports
+
+    try:
+        imports = parse_imports(args.imports)
+    except ValueError as err:
+        raise _Usage(str(err)) from None
+    try:
+        fail_under = Decimal(args.fail_under.rstrip("% ")) if args.fail_under is not None else None
+    except InvalidOperation:
+        raise _Usage(f"--fail-under expects a percentage such as 90, got {args.fail_under!r}") from None
+    want_coverage = bool(args.coverage or args.coverage_json or fail_under is not None)
+    files = discover(args.paths or ["."])
+    for _, path in files:
+        if not os.path.isfile(path):
+            raise _Usage(f"{path}: no such file")
+    session = Session(imports, coverage=want_coverage)
+    passed = failed = broken = unreadable = 0
+    shown: set[str] = set()
+    runs = []
+    for kind, path in files:
+        run = session.run_file(kind, path)
+        runs.append(run)
+        for where, problem in session.broken.items():  # a ruleset met first through a scenario file, too
+            if where not in shown:
+                shown.add(where)
+                _print_diagnostics(problem.diagnostics, False)
+                broken += 1
+        if run.error is not None and run.diagnostics is None:
+            print(f"rulelang: {run.error}", file=sys.stderr)
+            unreadable += 1
+        for outcome in run.outcomes:
             if outcome.passed:
                 passed += 1
                 if args.verbose:
-                    print(f"PASS {outcome.location} {outcome.example.title}")
+                    print(f"PASS {outcome.location} {outcome.title}")
             else:
                 failed += 1
-                print(f"FAIL {outcome.location} {outcome.example.title}")
+                print(f"FAIL {outcome.location} {outcome.title}")
                 for f in outcome.failures:
-                    print("  " + f.render().replace("\n", "\n  "))
+                    print("\n".join("  " + line if line else "" for line in f.render().splitlines()))
+    status = FAILURE if failed or broken or unreadable else OK
+    if want_coverage:
+        reports = session.reports()
+        if args.coverage or fail_under is not None:
+            print(coverage.render_table(reports))
+        if args.coverage_json:
+            with open(args.coverage_json, "w", encoding="utf-8") as fh:
+                json.dump(coverage.to_json(reports), fh, indent=2, ensure_ascii=False)
+                fh.write("\n")
+        if fail_under is not None and coverage.below(reports, fail_under):
+            total = coverage.to_json(reports)["percent"]
+            print(f"coverage {total}% is below --fail-under {args.fail_under}%")
+            status = FAILURE
+    if args.junit_xml:
+        with open(args.junit_xml, "w", encoding="utf-8") as fh:
+            fh.write(junit_xml(runs))
     extra = f", {broken} ruleset(s) with errors" if broken else ""
+    extra += f", {unreadable} scenario file(s) that cannot be read" if unreadable else ""
     print(f"{passed} passed, {failed} failed{extra}")
-    return FAILURE if failed or broken else OK
+    return status
+
+
+def cmd_cases(args: argparse.Namespace) -> int:
+    from decimal import Decimal
+
+    from rulelang.datafiles import DataFileError, read_accounts
+    from rulelang.regress import boundaries, cases
+    from rulelang.regress.literals import CellError, read_number
+
+    rs = _load(args.ruleset, args)
+    ticks: dict[str, Decimal] = {}
+    tick: Decimal | None = None
+    level_tick: Decimal | None = None
+    try:
+        for item in args.tick or ():
+            name, _, value = item.rpartition("=")
+            if name:
+                ticks[name.strip()] = read_number(value)
+            else:
+                tick = read_number(value)
+        if args.level_tick is not None:
+            level_tick = read_number(args.level_tick)
+    except CellError as err:
+        raise _Usage(f"--tick/--level-tick: {err}") from None
+    unknown = sorted(set(ticks) - {t.name for t in rs.ir.tables})
+    if unknown:
+        raise _Usage(f"--tick: no table {', '.join(unknown)} in {args.ruleset}")
+    if args.base is not None:
+        first = next(iter(read_accounts(args.base)), None)
+        if first is None or isinstance(first[1], DataFileError) or not isinstance(first[1], dict):
+            raise _Usage(f"--base {args.base}: expected an account (a JSON object)")
+        base = first[1]
+    else:
+        base = boundaries.base_account(rs.ir)
+    generator = boundaries.Generator(rs, base, ticks, tick, level_tick)
+    frozen, failed = cases.freeze(rs, generator.run())
+    for why in generator.skipped + failed:
+        print(f"skipped: {why}", file=sys.stderr)
+    text = cases.write(args.output, args.ruleset, frozen)
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        print(f"wrote {len(frozen)} case(s) to {args.output}", file=sys.stderr)
+    return OK
 
 
 def cmd_fmt(args: argparse.Namespace) -> int:
@@ -347,6 +430,27 @@ def cmd_import(args: argparse.Namespace) -> int:
     return OK
 
 
+def cmd_docs(args: argparse.Namespace) -> int:
+    from rulelang import docs
+
+    imports: dict[str, str] = {}
+    for item in args.imports or ():
+        if "=" not in item:
+            raise _Usage(f"--import expects NAME=PATH, got {item!r}")
+        name, target = item.split("=", 1)
+        imports[name.strip()] = target.strip()
+    files = docs.ruleset_files(args.rulesets)
+    if not files:
+        raise _Usage("no rulesets found in " + " ".join(args.rulesets))
+    site = docs.build(files, args.format, args.lang, imports or None)
+    written = docs.write(site, args.output)
+    for slug, missing in site.missing.items():
+        for m in missing:
+            print(f"{slug}: missing in {args.lang}: {m}", file=sys.stderr)
+    print(f"wrote {len(written)} file(s) to {args.output}", file=sys.stderr)
+    return OK
+
+
 # ------------------------------------------------------------------ parser
 
 
@@ -404,11 +508,31 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--format", choices=["text", "json"], default="text")
     x.set_defaults(func=cmd_explain)
 
-    t = sub.add_parser("test", help="run the example blocks of rulesets")
-    t.add_argument("paths", nargs="*", metavar="PATH")
+    t = sub.add_parser("test", help="run the example blocks of rulesets and scenario files")
+    t.add_argument(
+        "paths", nargs="*", metavar="PATH", help="rule files, scenario files, folders (searched for *.rules, cases.*)"
+    )
     t.add_argument("--verbose", "-v", action="store_true")
+    t.add_argument("--coverage", action="store_true", help="report the tier rows, levels and branches exercised")
+    t.add_argument("--coverage-json", metavar="FILE", help="write the coverage report as JSON")
+    t.add_argument("--fail-under", metavar="PERCENT", help="fail when coverage is below PERCENT")
+    t.add_argument("--junit-xml", metavar="FILE", help="write the results as JUnit XML")
     import_arg(t)
     t.set_defaults(func=cmd_test)
+
+    cs = sub.add_parser("cases", help="write cases at every tier boundary and level threshold, outputs frozen")
+    cs.add_argument("ruleset")
+    cs.add_argument("--output", "-o", metavar="FILE", help=".csv, .json, .jsonl or .yaml (default: CSV on stdout)")
+    cs.add_argument(
+        "--tick",
+        action="append",
+        metavar="[TABLE=]TICK",
+        help="the step of a table's size (default: the smallest decimal place of its band edges)",
+    )
+    cs.add_argument("--level-tick", metavar="TICK", help="the step around level thresholds, e.g. 0.01%%")
+    cs.add_argument("--base", metavar="FILE", help="the account the cases vary (default: from the examples)")
+    import_arg(cs)
+    cs.set_defaults(func=cmd_cases)
 
     f = sub.add_parser("fmt", help="rewrite rule files in the canonical layout")
     f.add_argument("files", nargs="+", metavar="FILE")
@@ -454,6 +578,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="leave out the `units` line (the importing ruleset declares the unit)",
     )
     im.set_defaults(func=cmd_import)
+
+    dc = sub.add_parser("docs", help="render rulebooks: a page per ruleset (HTML or Markdown, English or Chinese)")
+    dc.add_argument("rulesets", nargs="+", metavar="RULESET", help="rule files or folders (their rulesets)")
+    dc.add_argument("-o", "--output", required=True, metavar="DIR", help="the folder to write the pages to")
+    dc.add_argument("--format", choices=["html", "md"], default="html")
+    dc.add_argument("--lang", choices=["en", "zh"], default="en")
+    import_arg(dc)
+    dc.set_defaults(func=cmd_docs)
     return p
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import decimal
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 
@@ -97,6 +97,18 @@ class LadderStep:
     checked: tuple[tuple[str, bool], ...]  # each rung tried, and whether it held
 
 
+class Observer(Protocol):
+    """Told what one evaluation exercised (rule coverage); ``None`` on the default path.
+
+    Solves evaluate their probe programs without an observer: the values a
+    search tries are not cases.
+    """
+
+    def lookup(self, e: ir.Lookup, key: str, size: Decimal, index: int) -> None: ...
+    def branch(self, e: ir.Cond, taken: bool) -> None: ...
+    def rung(self, ladder: ir.Ladder, index: int) -> None: ...
+
+
 # ----------------------------------------------------------------- interpreter
 
 
@@ -130,10 +142,15 @@ class Interpreter:
         return got
 
     def run(
-        self, account: Account, params: Mapping[str, ir.Value], trace: bool = False
+        self,
+        account: Account,
+        params: Mapping[str, ir.Value],
+        trace: bool = False,
+        observer: Observer | None = None,
     ) -> tuple[Result, list[Step], list[LadderStep]]:
-        """Evaluate ``account`` with ``params`` (every parameter's value)."""
+        """Evaluate ``account`` with ``params`` (every parameter's value); tell ``observer`` what was exercised."""
         state = _State(self, account, params, trace)
+        state.observer = observer
         with decimal.localcontext(runtime.CONTEXT):
             for d in self.ruleset.definitions:
                 state.define(d)
@@ -153,6 +170,7 @@ class _State:
         self.account = account
         self.params = params
         self.trace = trace
+        self.observer: Observer | None = None
         self.values: dict[str, ir.Value] = {}
         self.rec_values: dict[tuple[str, str], list[ir.Value]] = {}
         self.current: dict[str, int] = {}
@@ -211,6 +229,8 @@ class _State:
                 break
         if self.trace:
             self.ladder_steps.append(LadderStep(ladder=lad, level=chosen.name, checked=tuple(checked)))
+        if self.observer is not None:
+            self.observer.rung(lad, lad.rungs.index(chosen))
         return LevelResult(ladder=lad.name, level=chosen.name, actions=chosen.actions)
 
     # ------------------------------------------------------------ expressions
@@ -279,7 +299,10 @@ class _State:
             case ir.Not():
                 return not self.eval(e.operand)
             case ir.Cond():
-                return self.eval(e.then) if self.eval(e.cond) else self.eval(e.otherwise)
+                held = self.eval(e.cond)
+                if self.observer is not None:
+                    self.observer.branch(e, bool(held))
+                return self.eval(e.then) if held else self.eval(e.otherwise)
             case ir.Func():
                 if e.name == "known":
                     return known(self.eval(e.args[0]))
@@ -399,6 +422,8 @@ class _State:
             idx = tiers.index(size)
         except runtime.TierError as err:
             raise self._fail(f"table `{e.table}`: {err}", e) from None
+        if self.observer is not None:
+            self.observer.lookup(e, key, size, idx)
         col = e.column
         rate = tiers.values[col][idx] if col is not None else None
         cum = tiers.cums.get(col, ()) if col is not None else ()
