@@ -23,11 +23,11 @@ from rulelang.explain import Explanation
 from rulelang.results import LevelResult, Result
 
 
-def check(path: str) -> list[Diagnostic]:
-    """Check the ruleset at ``path``; return its warnings, or raise :class:`RulesetError`."""
-    from rulelang.check import check_file
+def render_docs(paths: list[str], out_dir: str, fmt: str = "html", lang: str = "en") -> list[str]:
+    """Render the rulebook of each ruleset in ``paths`` into ``out_dir``; return the files written."""
+    from rulelang import docs
 
-    return check_file(path)[1]
+    return docs.write(docs.build(paths, fmt, lang), out_dir)
 
 
 __all__ = [
@@ -41,6 +41,6 @@ __all__ = [
     "Ruleset",
     "RulesetError",
     "Severity",
-    "check",
     "load",
+    "render_docs",
 ]
