@@ -58,6 +58,9 @@ def _args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--cold-repeats", type=int, default=3, help="fresh processes timing the cold load")
     p.add_argument("--warm-repeats", type=int, default=5, help="in-process loads timing the warm load")
     p.add_argument("--no-load", action="store_true", help="skip the load-time benchmark")
+    # --- columnar batch (benchmarks/columnar.py) ---
+    p.add_argument("--no-batch", action="store_true", help="skip the columnar batch benchmark")
+    p.add_argument("--large", action="store_true", help="time the columnar batch on 1,000,000 accounts too")
     p.add_argument(
         "--quick",
         action="store_true",
@@ -249,9 +252,22 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "met": total < LOAD_LIMIT,
                 }
             )
+    # --- columnar batch (benchmarks/columnar.py): its targets join the table, its section follows the report ---
+    batch_section = ""
+    if not args.no_batch:
+        from benchmarks import columnar
+
+        sizes = [1_000] if args.quick else [1_000, 100_000] + ([1_000_000] if args.large else [])
+        results["batch"] = columnar.measure(rs, sizes, args.seed, args.rounds, args.min_time, _say)
+        targets.extend(columnar.targets(results["batch"]))
+        batch_section = columnar.markdown(results["batch"])
+    # --- end of the columnar batch ---
     results["elapsed_seconds"] = time.perf_counter() - started
     json_path, md_path = report.write(results, args.out, "quick" if args.quick else "latest")
-    print(report.markdown(results))
+    if batch_section:
+        with open(md_path, "a", encoding="utf-8") as fh:
+            fh.write("\n" + batch_section)
+    print(report.markdown(results) + ("\n" + batch_section if batch_section else ""))
     _say(f"wrote {json_path} and {md_path} in {results['elapsed_seconds']:.0f} s")
     if args.check_targets and not all(t["met"] for t in targets):
         _say("a target was missed")

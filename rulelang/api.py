@@ -126,6 +126,18 @@ class Ruleset:
             },
         )
 
+    def evaluate_batch(
+        self, table: Any, params: Mapping[str, Any] | None = None, profile: str | None = None, **options: Any
+    ) -> Any:
+        """Evaluate a table of accounts (Arrow, pandas or Polars); returns a table of the same kind.
+
+        Needs the ``batch`` extra (NumPy, Arrow). Levels, tiers and every decision are those of
+        the exact evaluator; amounts are floats within the bound in docs/performance.md.
+        """
+        from rulelang.columnar import evaluate_batch
+
+        return evaluate_batch(self, table, params, profile, **options)
+
     def evaluate_reference(
         self, data: Mapping[str, Any], params: Mapping[str, Any] | None = None, profile: str | None = None
     ) -> Result:
