@@ -54,12 +54,17 @@ def html_svg(svg: str) -> Markup:
 
 # ----------------------------------------------------------------- Markdown filters
 
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#~])")
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]>|#])")
 
 
 def md_escape(text: object) -> str:
-    """Text that Markdown shows as written (GitHub and Python-Markdown alike)."""
-    return _MD_SPECIAL.sub(r"\\\1", str(text)).replace("\n", " ")
+    """Text that Markdown shows as written (GitHub and Python-Markdown alike).
+
+    ``<`` and ``~`` become entities: Python-Markdown (MkDocs) does not take ``\\<`` or ``\\~``
+    as escapes and would show the backslash.
+    """
+    escaped = _MD_SPECIAL.sub(r"\\\1", str(text)).replace("<", "&lt;").replace("~", "&#126;")
+    return escaped.replace("\n", " ")
 
 
 def md_formula(f: Formula) -> str:
