@@ -95,7 +95,16 @@ def _params(args: argparse.Namespace) -> dict[str, str]:
 def _accounts(args: argparse.Namespace) -> Iterator[tuple[str, Any]]:
     from rulelang.datafiles import read_accounts
 
+    if _is_parquet(args):
+        from rulelang.columnar.stream import parquet_accounts
+
+        return parquet_accounts(args.input)
     return read_accounts(args.input, args.input_format)
+
+
+def _is_parquet(args: argparse.Namespace) -> bool:
+    fmt = args.input_format
+    return bool(fmt == "parquet" or (fmt is None and os.path.splitext(args.input)[1].lower() in (".parquet", ".pq")))
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -105,6 +114,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     params = rs.params(_params(args), args.profile)
     if args.output:
         return _eval_to_file(rs, params, args)
+    if args.backend != "exact":
+        raise _Usage("--backend columnar needs --output")
     status = OK
     rows: list[tuple[str, Any]] = []
     for name, data in _accounts(args):
@@ -144,18 +155,32 @@ def _eval_to_file(rs: api.Ruleset, params: dict[str, Any], args: argparse.Namesp
     from rulelang.datafiles import detect_format
 
     ext = os.path.splitext(args.output)[1].lower()
-    fmt = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}.get(ext)
+    fmt = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet", ".pq": "parquet"}.get(ext)
     if fmt is None:
-        raise _Usage(f"--output {args.output}: write .jsonl or .csv (the format follows the extension)")
+        raise _Usage(f"--output {args.output}: write .jsonl, .csv or .parquet (the format follows the extension)")
     head = ""
-    if args.input != "-":
+    if _is_parquet(args):
+        if not os.path.isfile(args.input):
+            raise _Usage(f"{args.input}: no such file")
+    elif args.input != "-":
         try:
             with open(args.input, encoding="utf-8") as fh:
                 head = fh.read(4096)
         except OSError as err:
             raise _Usage(f"{args.input}: cannot open: {err.strerror}") from None
-    in_fmt = args.input_format or detect_format(args.input, head)
-    accounts = _accounts(args)
+    in_fmt = "parquet" if _is_parquet(args) else args.input_format or detect_format(args.input, head)
+    if args.backend == "columnar":
+        from rulelang.columnar import stream
+
+        def run(tick: Any = None) -> batch.Summary:
+            return stream.run(rs, args.input, in_fmt, args.output, fmt, params, args.rejects, tick)
+
+    else:
+
+        def run(tick: Any = None) -> batch.Summary:
+            advance = None if tick is None else lambda: tick(1)
+            return batch.run(rs, _accounts(args), args.output, fmt, params, args.rejects, advance)
+
     if sys.stderr.isatty() and not args.quiet:
         from rich.progress import (
             BarColumn,
@@ -175,9 +200,9 @@ def _eval_to_file(rs: api.Ruleset, params: dict[str, Any], args: argparse.Namesp
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), Rate(), TimeRemainingColumn())
         with Progress(*columns, transient=True) as progress:
             task = progress.add_task("evaluating", total=batch.count_records(args.input, in_fmt))
-            summary = batch.run(rs, accounts, args.output, fmt, params, args.rejects, lambda: progress.advance(task))
+            summary = run(lambda n: progress.advance(task, n))
     else:
-        summary = batch.run(rs, accounts, args.output, fmt, params, args.rejects)
+        summary = run()
     print(summary.render(), file=sys.stderr)
     return USAGE if summary.rejected else OK
 
@@ -256,6 +281,8 @@ def cmd_test(args: argparse.Namespace) -> int:
         imports = parse_imports(args.imports)
     except ValueError as err:
         raise _Usage(str(err)) from None
+    if args.mutate or args.mutate_json:
+        return _mutate(args, imports)
     try:
         fail_under = Decimal(args.fail_under.rstrip("% ")) if args.fail_under is not None else None
     except InvalidOperation:
@@ -310,6 +337,22 @@ def cmd_test(args: argparse.Namespace) -> int:
     extra += f", {unreadable} scenario file(s) that cannot be read" if unreadable else ""
     print(f"{passed} passed, {failed} failed{extra}")
     return status
+
+
+def _mutate(args: argparse.Namespace, imports: dict[str, str]) -> int:
+    """``rulelang test --mutate``: exit 1 when a rate, edge or threshold mutant survived (docs/testing.md)."""
+    from rulelang.regress import mutate
+
+    for path in args.paths or ["."]:
+        if not os.path.exists(path):
+            raise _Usage(f"{path}: no such file")
+    reports = mutate.run(args.paths or ["."], imports)
+    print(mutate.render(reports, args.verbose))
+    if args.mutate_json:
+        with open(args.mutate_json, "w", encoding="utf-8") as fh:
+            json.dump(mutate.to_json(reports), fh, indent=2, ensure_ascii=False)
+            fh.write("\n")
+    return FAILURE if any(r.failed for r in reports) else OK
 
 
 def cmd_cases(args: argparse.Namespace) -> int:
@@ -451,6 +494,45 @@ def cmd_docs(args: argparse.Namespace) -> int:
     return OK
 
 
+def cmd_diff(args: argparse.Namespace) -> int:
+    from rulelang import diff
+    from rulelang.datafiles import DataFileError
+
+    old, new = _load(args.old, args), _load(args.new, args)
+    if args.fail_on is not None and args.accounts is None:
+        raise _Usage("--fail-on needs --accounts: the gate is about accounts reaching a level")
+    if args.top < 0:
+        raise _Usage(f"--top expects a number >= 0, got {args.top}")
+    impact = None
+    if args.accounts is not None:
+        try:
+            impact = diff.measure_impact(
+                old,
+                new,
+                diff.read_book(args.accounts, args.input_format),
+                measure=args.measure,
+                fail_on=args.fail_on,
+                top=args.top,
+            )
+        except (diff.DiffUsageError, DataFileError) as err:
+            raise _Usage(str(err)) from None
+    report = diff.Report(
+        old=args.old,
+        new=args.new,
+        changes=tuple(diff.diff_rulesets(old.ir, new.ir)),
+        impact=impact,
+        book=args.accounts,
+        fail_on=args.fail_on,
+    )
+    text = diff.render(report, args.format)
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    return FAILURE if report.failed else OK
+
+
 # ------------------------------------------------------------------ parser
 
 
@@ -481,9 +563,11 @@ def build_parser() -> argparse.ArgumentParser:
             "--input",
             "-i",
             required=True,
-            help="accounts: JSON object or array, JSON Lines, CSV, or - for stdin",
+            help="accounts: JSON object or array, JSON Lines, CSV, Parquet, or - for stdin",
         )
-        sp.add_argument("--input-format", choices=["json", "jsonl", "csv"], help="override detection by file extension")
+        sp.add_argument(
+            "--input-format", choices=["json", "jsonl", "csv", "parquet"], help="override detection by file extension"
+        )
         sp.add_argument(
             "--param",
             "-p",
@@ -496,7 +580,16 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("eval", help="evaluate accounts")
     data_args(e)
     e.add_argument("--format", choices=["json", "jsonl", "table"], default="json")
-    e.add_argument("--output", "-o", help="stream the results to this file (.jsonl or .csv), written atomically")
+    e.add_argument(
+        "--output", "-o", help="stream the results to this file (.jsonl, .csv or .parquet), written atomically"
+    )
+    e.add_argument(
+        "--backend",
+        choices=["exact", "columnar"],
+        default="exact",
+        help="with --output: exact (account by account, every digit) or columnar (vectorised chunks, "
+        "exact decisions, float64 amounts; needs the batch extra); see docs/performance.md",
+    )
     e.add_argument("--rejects", help="with --output: where bad accounts go (default: OUTPUT.rejects.jsonl)")
     e.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     e.set_defaults(func=cmd_eval)
@@ -517,6 +610,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--coverage-json", metavar="FILE", help="write the coverage report as JSON")
     t.add_argument("--fail-under", metavar="PERCENT", help="fail when coverage is below PERCENT")
     t.add_argument("--junit-xml", metavar="FILE", help="write the results as JUnit XML")
+    t.add_argument(
+        "--mutate", action="store_true", help="change one rate, edge, threshold or comparison at a time; list survivors"
+    )
+    t.add_argument("--mutate-json", metavar="FILE", help="with --mutate: write the mutants' report as JSON")
     import_arg(t)
     t.set_defaults(func=cmd_test)
 
@@ -586,6 +683,23 @@ def build_parser() -> argparse.ArgumentParser:
     dc.add_argument("--lang", choices=["en", "zh"], default="en")
     import_arg(dc)
     dc.set_defaults(func=cmd_docs)
+
+    df = sub.add_parser("diff", help="what changed between two versions of a ruleset, and what it does to a book")
+    df.add_argument("old", metavar="OLD", help="the ruleset as it was")
+    df.add_argument("new", metavar="NEW", help="the ruleset as proposed")
+    df.add_argument("--accounts", "-a", metavar="FILE", help="a book of accounts (JSON Lines, JSON, CSV, Parquet)")
+    df.add_argument("--input-format", choices=["json", "jsonl", "csv", "parquet"], help="override detection")
+    df.add_argument("--format", choices=["text", "md", "html", "json"], default="text")
+    df.add_argument("--output", "-o", metavar="FILE", help="write the report here (default: stdout)")
+    df.add_argument("--measure", metavar="NAME", help="the amount whose change is totalled (default: maintenance)")
+    df.add_argument("--top", type=int, default=10, metavar="N", help="how many of the largest changes to list")
+    df.add_argument(
+        "--fail-on",
+        metavar="[LADDER.]LEVEL",
+        help="exit 1 when an account newly reaches this level or a more severe one (a CI gate)",
+    )
+    import_arg(df)
+    df.set_defaults(func=cmd_diff)
     return p
 
 
