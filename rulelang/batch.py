@@ -1,7 +1,7 @@
 """Evaluate a book of accounts from a file to a file, streaming.
 
 Input: an iterator of ``(name, account)`` pairs (see :mod:`rulelang.datafiles`).
-Output: a results file (JSON Lines or CSV) and a rejects file (JSON Lines), both
+Output: a results file (JSON Lines, CSV or Parquet) and a rejects file (JSON Lines), both
 written atomically (a temporary file in the same folder, renamed at the end, so
 a crash leaves no half file), and a :class:`Summary` whose counts reconcile:
 read = written + rejected. One account is in memory at a time, so memory stays
@@ -52,13 +52,13 @@ class Summary:
 class AtomicFile:
     """A text file that appears under its name only when closed without error."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, binary: bool = False) -> None:
         self.path = path
         folder = os.path.dirname(os.path.abspath(path))
         fd, self.tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
-        self.fh: IO[str] = os.fdopen(fd, "w", encoding="utf-8", newline="")
+        self.fh: IO[Any] = os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8", newline="")
 
-    def __enter__(self) -> IO[str]:
+    def __enter__(self) -> IO[Any]:
         return self.fh
 
     def __exit__(self, kind: type[BaseException] | None, err: BaseException | None, tb: TracebackType | None) -> None:
@@ -98,11 +98,16 @@ def run(
     rejects: str | None = None,
     tick: Callable[[], None] | None = None,
 ) -> Summary:
-    """Evaluate every account of ``accounts`` into ``output`` (``jsonl`` or ``csv``)."""
+    """Evaluate every account of ``accounts`` into ``output`` (``jsonl``, ``csv`` or ``parquet``)."""
     rejects = rejects or output + ".rejects.jsonl"
     read = written = rejected = 0
-    with AtomicFile(output) as out, AtomicFile(rejects) as bad:
+    with AtomicFile(output, binary=fmt == "parquet") as out, AtomicFile(rejects) as bad:
         writer: csv.DictWriter[str] | None = None
+        parquet = None
+        if fmt == "parquet":
+            from rulelang.columnar.stream import ParquetRows
+
+            parquet = ParquetRows(rs, out)
         for name, data in accounts:
             read += 1
             try:
@@ -114,7 +119,9 @@ def run(
                 bad.write(json.dumps(_reject(name, data, err), ensure_ascii=False, default=json_value) + "\n")
             else:
                 written += 1
-                if fmt == "csv":
+                if parquet is not None:
+                    parquet.add(name, result)
+                elif fmt == "csv":
                     row = {"record": name, **result_row(rs, result)}
                     if writer is None:
                         writer = csv.DictWriter(out, fieldnames=list(row))
@@ -124,6 +131,8 @@ def run(
                     out.write(json.dumps({"record": name, **result.to_json()}, ensure_ascii=False) + "\n")
             if tick is not None:
                 tick()
+        if parquet is not None:
+            parquet.close()
     if not rejected:
         os.unlink(rejects)
     return Summary(read=read, written=written, rejected=rejected, output=output, rejects=rejects)
@@ -142,6 +151,10 @@ def count_records(path: str, fmt: str) -> int | None:
     """How many accounts a file holds (for the progress bar), or None when it cannot tell cheaply."""
     if path == "-" or fmt == "json":
         return None
+    if fmt == "parquet":
+        from rulelang.columnar.stream import parquet_rows
+
+        return parquet_rows(path)
     lines = 0
     with open(path, "rb") as fh:
         last = b"\n"

@@ -81,8 +81,8 @@ def test_a_crash_leaves_no_half_file(tmp_path: pathlib.Path) -> None:
 
 
 def test_an_unknown_output_format_is_a_usage_error(book: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["eval", TIERED, "-i", str(book), "-o", str(book.parent / "r.parquet")]) == 2
-    assert "write .jsonl or .csv" in capsys.readouterr().err
+    assert main(["eval", TIERED, "-i", str(book), "-o", str(book.parent / "r.xlsx")]) == 2
+    assert "write .jsonl, .csv or .parquet" in capsys.readouterr().err
 
 
 def test_counting_records_for_the_progress_bar(tmp_path: pathlib.Path) -> None:
