@@ -133,18 +133,6 @@ def step(t: Tiers, column: str, size: Decimal) -> Decimal:
     return size * t.values[column][i]  # type: ignore[operator]
 
 
-def lookup(t: Tiers, column: str, size: Decimal) -> ir.Value:
-    return t.values[column][t.index(size)]
-
-
-def cum(t: Tiers, column: str, size: Decimal) -> Decimal:
-    return t.cums[column][t.index(size)]
-
-
-def tier(t: Tiers, size: Decimal) -> Decimal:
-    return Decimal(t.index(size) + 1)
-
-
 def progressive_slices(t: Tiers, column: str, size: Decimal) -> list[tuple[int, Decimal, Decimal, Decimal]]:
     """Each slice of ``size`` with its own tier's rate: ``(tier, width, rate, amount)``.
 

@@ -63,10 +63,6 @@ class Span:
         line, col = self.source.line_col(self.start)
         return f"{self.source.path}:{line}:{col}"
 
-    def to(self, other: Span) -> Span:
-        """Return the span from the start of this one to the end of ``other``."""
-        return Span(self.source, min(self.start, other.start), max(self.end, other.end))
-
 
 def span_field() -> Span:
     """An attrs field for a node's span: kept out of equality and repr.

@@ -227,8 +227,6 @@ def _lower_definition(ctx: Context, qual: str) -> None:
             ctx.failed.add(qual)
             return
         t = declared
-    elif isinstance(t, NumType) and t.dim is None:
-        t = NumType(t.dim.__class__() if t.dim is not None else None)
     ctx.definitions[qual] = ir.Definition(
         name=let.name, collection=let.collection, expr=expr, type=t, meta=let.meta, span=let.span
     )

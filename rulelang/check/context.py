@@ -17,7 +17,6 @@ from rulelang.errors import Diagnostic, Severity
 from rulelang.source import Span
 from rulelang.types import Type
 
-BASE_TYPES = ("number", "percent", "leverage", "bool", "text")
 BUILTIN_ACTIONS = {
     "notify": "Notify the account holder",
     "restrict_new_orders": "Restrict new orders",

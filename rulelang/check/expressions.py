@@ -8,8 +8,6 @@ silent about None so one mistake gives one diagnostic).
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from rulelang import ir, nodes
 from rulelang.check.context import Context, did_you_mean
 from rulelang.source import Span
@@ -623,7 +621,3 @@ def literal_value(ctx: Context, e: nodes.Expr, expected: Type, what: str) -> tup
         return e.name, e.name
     ctx.error("RL0304", f"{what} must be a literal value of type {expected}", e.span)
     return None
-
-
-def zero_of(t: Type) -> Decimal:
-    return Decimal(0)

@@ -40,7 +40,7 @@ from rulelang.columnar.bounds import Num
 from rulelang.columnar.ranges import safe_exponent
 from rulelang.columnar.segments import Segments
 from rulelang.columnar.tables import FlatTable, flatten
-from rulelang.types import BoolType, NumType
+from rulelang.types import NumType
 
 BoolArray = npt.NDArray[np.bool_]
 
@@ -542,7 +542,3 @@ _OPS: dict[str, Callable[[Any, Any], Any]] = {
     "==": np.equal,
     "!=": np.not_equal,
 }
-
-
-def is_bool(t: Any) -> bool:
-    return isinstance(t, BoolType)

@@ -9,12 +9,11 @@ writes.
 
 from __future__ import annotations
 
-import io
 import pathlib
 
 from babel.messages.catalog import Catalog
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
-from babel.messages.pofile import read_po, write_po
+from babel.messages.pofile import read_po
 
 from rulelang.docs.i18n import DOMAIN, LOCALE_DIR
 
@@ -32,13 +31,6 @@ def extract() -> Catalog:
     ):
         catalog.add(message, None, auto_comments=comments, context=context)
     return catalog
-
-
-def template_text() -> str:
-    """The ``.pot`` file: every message, untranslated."""
-    buf = io.BytesIO()
-    write_po(buf, extract(), omit_header=True, sort_output=True, width=0)
-    return buf.getvalue().decode("utf-8")
 
 
 def untranslated(lang: str) -> list[str]:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -318,16 +318,3 @@ class _Binder:
 
 def _hint(hint: str | None) -> str:
     return f"; {hint}" if hint else ""
-
-
-def scenario_files(paths: Iterable[str]) -> list[str]:
-    """The scenario files among ``paths`` (named files are taken whatever their name), sorted per folder."""
-    out: list[str] = []
-    for p in paths:
-        if os.path.isdir(p):
-            for root, dirs, files in os.walk(p):
-                dirs.sort()
-                out.extend(os.path.join(root, f) for f in sorted(files) if is_scenario_name(f))
-        elif os.path.splitext(p)[1].lower() in EXTENSIONS:
-            out.append(p)
-    return out

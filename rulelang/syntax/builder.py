@@ -12,7 +12,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from lark import Token, Transformer, Tree, v_args
+from lark import Token, Transformer, v_args
 
 from rulelang import nodes as n
 from rulelang.errors import Diagnostic
@@ -543,7 +543,3 @@ def unquote(text: str) -> str:
             out.append(ch)
             i += 1
     return "".join(out)
-
-
-def is_tree(x: object) -> bool:
-    return isinstance(x, Tree)
