@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import bisect
 import decimal
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
@@ -51,6 +51,9 @@ WIDE = decimal.Context(
 INFINITY = Decimal("Infinity")
 _OPEN = "the last band has no upper end"
 ZERO = Decimal(0)
+
+
+T = TypeVar("T")
 
 
 class TierError(Exception):
@@ -108,7 +111,8 @@ def table_tiers(table: ir.TableDecl) -> dict[str, Tiers]:
     return {key: Tiers.of(table, tiers) for key, tiers in table.tiers}
 
 
-def group(tiers: dict[str, Tiers], key: str) -> Tiers:
+def group(tiers: Mapping[str, T], key: str) -> T:
+    """The tier set of ``key`` in a keyed table (or a compiled lookup of it)."""
     try:
         return tiers[key]
     except KeyError:
@@ -180,11 +184,7 @@ def make_lookup(mode: str, tiers: dict[str, Tiers], column: str | None, grouped:
         by_key = {key: make_lookup(mode, {"": t}, column, False) for key, t in tiers.items()}
 
         def keyed(key: str, size: Decimal) -> Any:
-            try:
-                fn = by_key[key]
-            except KeyError:
-                raise TierError(f"the table has no tiers for `{key}`") from None
-            return fn(size)  # type: ignore[operator]
+            return group(by_key, key)(size)  # type: ignore[operator]
 
         return keyed
     t = tiers[""]

@@ -45,6 +45,9 @@ EXACT = Decimal("1e-30")  # refine until the bracket is this narrow
 MAX_REFINE = 200
 
 
+Record = tuple[ir.Value, ...]
+
+
 @attrs.frozen
 class Atom:
     """A comparison inside a solve's condition: its difference is a hidden definition of the probe."""
@@ -62,6 +65,22 @@ class Probe:
     atoms: tuple[Atom, ...]
     collection: str | None
     vary: str
+    # where the varied value sits in a validated account: (collection, field) or (0, scalar input)
+    position: tuple[int, int]
+    until_text: str  # the condition as written
+
+    def what(self, record: int | None) -> str:
+        """The varied value, for messages: ``mark_price of positions[1]``."""
+        return f"{self.vary} of {self.collection}[{record}]" if self.collection is not None else self.vary
+
+    def start(
+        self, scalars: Sequence[ir.Value], collections: Sequence[Sequence[Record]], record: int | None
+    ) -> Decimal:
+        """The varied value's current value in the account."""
+        c, f = self.position
+        value = collections[c][record][f] if record is not None else scalars[f]
+        assert isinstance(value, Decimal)
+        return value
 
 
 HIDDEN = "#"  # hidden definitions carry this in their names, which no rule file can write
@@ -106,7 +125,21 @@ def probe_program(rs: ir.Ruleset, solve: ir.Solve) -> Probe:
         examples=(),
     )
     until = f"{solve.collection}.{HIDDEN}until" if solve.collection else f"{HIDDEN}until"
-    return Probe(program=program, until=until, atoms=tuple(atoms), collection=solve.collection, vary=solve.vary)
+    if solve.collection is not None:
+        colls = [i for i in rs.inputs if i.fields is not None]
+        c = next(n for n, i in enumerate(colls) if i.name == solve.collection)
+        position = (c, [f.name for f in colls[c].fields or ()].index(solve.vary))
+    else:
+        position = (0, [i.name for i in rs.inputs if i.fields is None].index(solve.vary))
+    return Probe(
+        program=program,
+        until=until,
+        atoms=tuple(atoms),
+        collection=solve.collection,
+        vary=solve.vary,
+        position=position,
+        until_text=solve.until.span.text if solve.until.span is not None else "the condition",
+    )
 
 
 def _atoms(e: ir.Expr, scope: str | None, defs: dict[str, ir.Definition]) -> list[tuple[ir.Compare, str | None]]:
@@ -276,17 +309,15 @@ def _short(d: Decimal) -> str:
     return f"{d:.6g}"
 
 
-Record = tuple[ir.Value, ...]
-
-
 def set_value(
     scalars: tuple[ir.Value, ...],
     collections: tuple[tuple[Record, ...], ...],
-    target: tuple[int, int | None, int],
+    probe: Probe,
+    i: int | None,
     x: Decimal,
 ) -> tuple[tuple[ir.Value, ...], tuple[tuple[Record, ...], ...]]:
-    """The account with one value replaced: a scalar input, or field ``f`` of record ``i`` of collection ``c``."""
-    c, i, f = target
+    """The account with the probe's varied value set to ``x`` (in record ``i`` for a per-record solve)."""
+    c, f = probe.position
     if i is None:
         new_scalars = list(scalars)
         new_scalars[f] = x

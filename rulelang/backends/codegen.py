@@ -331,27 +331,17 @@ def _compiled_solver(rs: ir.Ruleset, e: ir.Solve) -> Callable[..., Any]:
         return (True, globals_.index(qualname)) if qualname in globals_ else (False, records.index(qualname))
 
     slots = [where(probe.until)] + [where(a.qualname) for a in probe.atoms]
-    scalars_in = [i.name for i in rs.inputs if i.fields is None]
-    colls_in = [i for i in rs.inputs if i.fields is not None]
-    if e.collection is not None:
-        c = next(n for n, i in enumerate(colls_in) if i.name == e.collection)
-        f = [fd.name for fd in colls_in[c].fields or ()].index(e.vary)
-    else:
-        c, f = 0, scalars_in.index(e.vary)
-    until = e.until.span.text if e.until.span is not None else "the condition"
     evaluate = compiled.evaluate
 
     def run(scalars: Any, collections: Any, params: Any, record: int | None, tick: Decimal | None) -> Any:
-        target = (c, record, f)
-        x0 = collections[c][record][f] if record is not None else scalars[f]
+        x0 = probe.start(scalars, collections, record)
 
         def at(x: Decimal) -> solver.Sample:
-            s, cs = solver.set_value(scalars, collections, target, x)
+            s, cs = solver.set_value(scalars, collections, probe, record, x)
             out_globals, out_records, _ = evaluate(s, cs, params)
             vals = [out_globals[k] if is_global else out_records[k][record] for is_global, k in slots]
             return bool(vals[0]), tuple(vals[1:])
 
-        what = f"{e.vary} of {e.collection}[{record}]" if e.collection is not None else e.vary
-        return solver.solve(at, x0, tick, probe.atoms, what, until).value
+        return solver.solve(at, x0, tick, probe.atoms, probe.what(record), probe.until_text).value
 
     return run

@@ -340,19 +340,11 @@ class _State:
     def _solve(self, e: ir.Solve) -> Any:
         probe, interp = self.i.probe(e)
         tick = self._known(e.tick) if e.tick is not None else None
-        if e.collection is not None:
-            c, i = self.i.coll_index[e.collection], self.current[e.collection]
-            target: tuple[int, int | None, int] = (c, i, self.i.field_index[e.collection][e.vary])
-            x0 = self.account.collections[c][i][target[2]]
-            what = f"{e.vary} of {e.collection}[{i}]"
-        else:
-            target = (0, None, self.i.scalar_index[e.vary])
-            x0 = self.account.scalars[target[2]]
-            i = None
-        assert isinstance(x0, Decimal)
+        i = self.current[e.collection] if e.collection is not None else None
+        x0 = probe.start(self.account.scalars, self.account.collections, i)
 
         def at(x: Decimal) -> solver.Sample:
-            scalars, colls = solver.set_value(self.account.scalars, self.account.collections, target, x)
+            scalars, colls = solver.set_value(self.account.scalars, self.account.collections, probe, i, x)
             try:
                 result = interp.run(Account(scalars, colls), self.params)[0]
             except EvaluationError as err:
@@ -361,11 +353,10 @@ class _State:
                 ) from None
             return solver.read_sample(probe, result.values, result.records, i)
 
-        what = f"{e.vary} of {e.collection}[{i}]" if e.collection is not None else e.vary
-        until = e.until.span.text if e.until.span is not None else "the condition"
-        outcome = solver.solve(at, x0, tick, probe.atoms, what, until)
+        what = probe.what(i)
+        outcome = solver.solve(at, x0, tick, probe.atoms, what, probe.until_text)
         if self.frame is not None:
-            self.frame.notes.append(SolveNote(vary=what, until=until, tick=tick, outcome=outcome))
+            self.frame.notes.append(SolveNote(vary=what, until=probe.until_text, tick=tick, outcome=outcome))
         return outcome.value
 
     def _own(self, coll: str) -> bool:

@@ -105,12 +105,12 @@ def _header(old: ir.Ruleset, new: ir.Ruleset) -> list[Change]:
 # ----------------------------------------------------------------- inputs
 
 
-def _decl_text(t: Type, bound: ir.Bound | None, default: ir.Value | None, has_default: bool) -> str:
-    text = _type_text(t)
-    if bound is not None:
-        text += f" {bound.text}"
-    if has_default and default is not None:
-        text += f" = {_num(default, t)}"
+def _decl_text(decl: ir.InputDecl | ir.FieldDecl) -> str:
+    text = _type_text(decl.type)
+    if decl.bound is not None:
+        text += f" {decl.bound.text}"
+    if decl.has_default and decl.default is not None:
+        text += f" = {_num(decl.default, decl.type)}"
     return text
 
 
@@ -120,7 +120,7 @@ def _inputs(old: ir.Ruleset, new: ir.Ruleset) -> list[Change]:
     for i in removed:
         out.append(_ch("inputs", i.name, "removed", f"input {named(i.name, i.meta)} removed"))
     for i in added:
-        what = "list" if i.is_collection else _decl_text(i.type, i.bound, i.default, i.has_default)
+        what = "list" if i.is_collection else _decl_text(i)
         out.append(_ch("inputs", i.name, "added", f"new input {named(i.name, i.meta)}: {what}"))
     for a, b in kept:
         who = named(b.name, b.meta)
@@ -132,16 +132,16 @@ def _inputs(old: ir.Ruleset, new: ir.Ruleset) -> list[Change]:
             for f in f_removed:
                 out.append(_ch("inputs", b.name, "changed", f"input {who}: field {f.name} removed"))
             for f in f_added:
-                text = _decl_text(f.type, f.bound, f.default, f.has_default)
+                text = _decl_text(f)
                 out.append(_ch("inputs", b.name, "changed", f"input {who}: new field {f.name}: {text}"))
             for fa, fb in f_kept:
-                ta = _decl_text(fa.type, fa.bound, fa.default, fa.has_default)
-                tb = _decl_text(fb.type, fb.bound, fb.default, fb.has_default)
+                ta = _decl_text(fa)
+                tb = _decl_text(fb)
                 if ta != tb:
                     out.append(_ch("inputs", b.name, "changed", f"input {who}: field {fb.name}: {ta} {ARROW} {tb}"))
             continue
-        ta = _decl_text(a.type, a.bound, a.default, a.has_default)
-        tb = _decl_text(b.type, b.bound, b.default, b.has_default)
+        ta = _decl_text(a)
+        tb = _decl_text(b)
         if ta != tb:
             out.append(_ch("inputs", b.name, "changed", f"input {who}: {ta} {ARROW} {tb}"))
     return out

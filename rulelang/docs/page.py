@@ -380,22 +380,16 @@ def _solve_chart(
     ]
     program = attrs.evolve(probe.program, definitions=probe.program.definitions + tuple(sides))
     interp = Interpreter(program)
-    colls = [i for i in rs.ir.inputs if i.fields is not None]
-    scalars = [i for i in rs.ir.inputs if i.fields is None]
+    c, f = probe.position
     if solve.collection is not None:
-        c = next(n for n, i in enumerate(colls) if i.name == solve.collection)
-        f = next(n for n, fd in enumerate(colls[c].fields or ()) if fd.name == solve.vary)
-        target: tuple[int, int | None, int] = (c, record, f)
-        vary_type = (colls[c].fields or ())[f].type
+        vary_type = ([i for i in rs.ir.inputs if i.fields is not None][c].fields or ())[f].type
         vary_label = names.label("field", f"{solve.collection}.{solve.vary}")
     else:
-        f = next(n for n, i in enumerate(scalars) if i.name == solve.vary)
-        target = (0, None, f)
-        vary_type = scalars[f].type
+        vary_type = [i for i in rs.ir.inputs if i.fields is None][f].type
         vary_label = names.label("input", solve.vary)
 
     def sides_at(x: Decimal) -> tuple[Decimal, Decimal] | None:
-        sc, co = solver.set_value(account.scalars, account.collections, target, x)
+        sc, co = solver.set_value(account.scalars, account.collections, probe, record, x)
         try:
             result = interp.run(Account(sc, co), params)[0]
         except (EvaluationError, ArithmeticError):
