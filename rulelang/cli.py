@@ -1,4 +1,4 @@
-"""The ``rulelang`` command: check | eval | explain | test | fmt | dump | import | docs.
+"""The ``rulelang`` command: check | eval | explain | test | cases | fmt | dump | import | docs | diff | versions.
 
 Exit codes: 0 ok, 1 a rule or test failure (errors in a rule file, a failed
 example, a file fmt would change), 2 a usage or input error (bad arguments,
@@ -12,10 +12,13 @@ import json
 import os
 import sys
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rulelang import api
 from rulelang.errors import Diagnostic, EvaluationError, InputError, RulelangError, RulesetError
+
+if TYPE_CHECKING:
+    from rulelang import versions
 
 OK, FAILURE, USAGE = 0, 1, 2
 
@@ -42,16 +45,39 @@ def _print_diagnostics(diags: Sequence[Diagnostic], as_json: bool) -> None:
             print(d.render() + "\n", file=sys.stderr)
 
 
-def _load(path: str, args: argparse.Namespace | None = None) -> api.Ruleset:
-    if not os.path.isfile(path):
-        raise _Usage(f"{path}: no such file")
+def _imports(args: argparse.Namespace | None) -> dict[str, str]:
     imports: dict[str, str] = {}
     for item in getattr(args, "imports", None) or ():
         if "=" not in item:
             raise _Usage(f"--import expects NAME=PATH, got {item!r}")
         name, target = item.split("=", 1)
         imports[name.strip()] = target.strip()
-    return api.load(path, imports=imports)
+    return imports
+
+
+def _load(path: str, args: argparse.Namespace | None = None) -> api.Ruleset:
+    if not os.path.isfile(path):
+        raise _Usage(f"{path}: no such file")
+    return api.load(path, imports=_imports(args))
+
+
+def _version(reference: str, args: argparse.Namespace) -> versions.Version:
+    """The version a reference names (PATH, a folder of versions, PATH@DATE, PATH@REV; --as-of)."""
+    from rulelang import versions
+
+    try:
+        day = versions.parse_date(args.as_of, "--as-of") if getattr(args, "as_of", None) else None
+        return versions.resolve(reference, day, getattr(args, "history", "auto"), _imports(args))
+    except versions.VersionError as err:
+        raise _Usage(str(err)) from None
+
+
+def _load_version(reference: str, args: argparse.Namespace) -> api.Ruleset:
+    """Load the version a reference names; say which on stderr when a date, folder or revision chose it."""
+    v = _version(reference, args)
+    if v.path != reference or getattr(args, "as_of", None):
+        print(f"rulelang: {reference}: using {v.describe()}", file=sys.stderr)
+    return v.load(_imports(args))
 
 
 class _Usage(Exception):
@@ -110,7 +136,7 @@ def _is_parquet(args: argparse.Namespace) -> bool:
 def cmd_eval(args: argparse.Namespace) -> int:
     from rulelang.datafiles import DataFileError
 
-    rs = _load(args.ruleset, args)
+    rs = _load_version(args.ruleset, args)
     params = rs.params(_params(args), args.profile)
     if args.output:
         return _eval_to_file(rs, params, args)
@@ -242,7 +268,7 @@ def _print_table(rs: api.Ruleset, rows: list[tuple[str, Any]], source: str) -> N
 def cmd_explain(args: argparse.Namespace) -> int:
     from rulelang.datafiles import DataFileError
 
-    rs = _load(args.ruleset, args)
+    rs = _load_version(args.ruleset, args)
     accounts = list(_accounts(args))
     if args.record is not None:
         if not 0 <= args.record < len(accounts):
@@ -473,6 +499,59 @@ def cmd_import(args: argparse.Namespace) -> int:
     return OK
 
 
+def cmd_versions(args: argparse.Namespace) -> int:
+    from rulelang import versions
+
+    try:
+        day = versions.parse_date(args.as_of, "--as-of") if args.as_of else versions.today()
+        hist = versions.history(args.ruleset, args.history, _imports(args))
+    except versions.VersionError as err:
+        raise _Usage(str(err)) from None
+    try:
+        current: versions.Version | None = hist.in_force(day)
+    except versions.VersionError:
+        current = None
+    if args.format == "json":
+        rows = [
+            {
+                "ruleset": v.name,
+                "version": v.version,
+                "effective": v.effective.isoformat() if v.effective else None,
+                "path": v.path,
+                "commit": v.commit,
+                "committed": v.committed,
+                "in_force": v is current,
+            }
+            for v in hist.versions
+        ]
+        print(
+            json.dumps(
+                {"ruleset": hist.name, "where": hist.where, "as_of": day.isoformat(), "versions": rows}, indent=2
+            )
+        )
+        return OK
+    print(f"{hist.name}: {len(hist.versions)} version(s), from the {hist.where}")
+    table = [("", "effective", "version", "committed" if any(v.commit for v in hist.versions) else "", "file")]
+    for v in hist.versions:
+        table.append(
+            (
+                "*" if v is current else "",
+                v.effective.isoformat() if v.effective else "-",
+                v.version or "-",
+                (v.committed or "working tree")[:10] if table[0][3] else "",
+                v.path,
+            )
+        )
+    widths = [max(len(row[i]) for row in table) for i in range(5)]
+    for row in table:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True) if w).rstrip())
+    if current is None:
+        print(f"no version is in force on {day.isoformat()}")
+    else:
+        print(f"* in force on {day.isoformat()}")
+    return OK
+
+
 def cmd_docs(args: argparse.Namespace) -> int:
     from rulelang import docs
 
@@ -498,7 +577,8 @@ def cmd_diff(args: argparse.Namespace) -> int:
     from rulelang import diff
     from rulelang.datafiles import DataFileError
 
-    old, new = _load(args.old, args), _load(args.new, args)
+    old_version, new_version = _version(args.old, args), _version(args.new, args)
+    old, new = old_version.load(_imports(args)), new_version.load(_imports(args))
     if args.fail_on is not None and args.accounts is None:
         raise _Usage("--fail-on needs --accounts: the gate is about accounts reaching a level")
     if args.top < 0:
@@ -517,8 +597,8 @@ def cmd_diff(args: argparse.Namespace) -> int:
         except (diff.DiffUsageError, DataFileError) as err:
             raise _Usage(str(err)) from None
     report = diff.Report(
-        old=args.old,
-        new=args.new,
+        old=old_version.describe() if old_version.path != args.old else args.old,
+        new=new_version.describe() if new_version.path != args.new else args.new,
         changes=tuple(diff.diff_rulesets(old.ir, new.ir)),
         impact=impact,
         book=args.accounts,
@@ -543,6 +623,22 @@ def import_arg(sp: argparse.ArgumentParser) -> None:
         action="append",
         metavar="NAME=PATH",
         help="point a named import elsewhere, e.g. brackets='data/brackets/*.rules'",
+    )
+
+
+def version_args(sp: argparse.ArgumentParser, as_of: bool = True) -> None:
+    if as_of:
+        sp.add_argument(
+            "--as-of",
+            metavar="YYYY-MM-DD",
+            help="use the version of the ruleset in force on this day (from its folder or its git history)",
+        )
+    sp.add_argument(
+        "--history",
+        choices=["auto", "folder", "git"],
+        default="auto",
+        help="where versions are found: the files beside it that declare the same ruleset, or git "
+        "(default auto: the folder when it holds several versions, else git)",
     )
 
 
@@ -576,6 +672,7 @@ def build_parser() -> argparse.ArgumentParser:
             help="override a parameter, e.g. liquidation_line=60%%",
         )
         sp.add_argument("--profile", help="evaluate under a named profile of the ruleset")
+        version_args(sp)
 
     e = sub.add_parser("eval", help="evaluate accounts")
     data_args(e)
@@ -685,8 +782,8 @@ def build_parser() -> argparse.ArgumentParser:
     dc.set_defaults(func=cmd_docs)
 
     df = sub.add_parser("diff", help="what changed between two versions of a ruleset, and what it does to a book")
-    df.add_argument("old", metavar="OLD", help="the ruleset as it was")
-    df.add_argument("new", metavar="NEW", help="the ruleset as proposed")
+    df.add_argument("old", metavar="OLD", help="the ruleset as it was: PATH, PATH@YYYY-MM-DD or PATH@GIT-REVISION")
+    df.add_argument("new", metavar="NEW", help="the ruleset as proposed: PATH, PATH@YYYY-MM-DD or PATH@GIT-REVISION")
     df.add_argument("--accounts", "-a", metavar="FILE", help="a book of accounts (JSON Lines, JSON, CSV, Parquet)")
     df.add_argument("--input-format", choices=["json", "jsonl", "csv", "parquet"], help="override detection")
     df.add_argument("--format", choices=["text", "md", "html", "json"], default="text")
@@ -699,7 +796,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="exit 1 when an account newly reaches this level or a more severe one (a CI gate)",
     )
     import_arg(df)
+    version_args(df, as_of=False)
     df.set_defaults(func=cmd_diff)
+
+    vs = sub.add_parser("versions", help="list a ruleset's versions and the one in force")
+    vs.add_argument("ruleset", metavar="RULESET", help="a rule file or a folder of versions")
+    vs.add_argument("--format", choices=["text", "json"], default="text")
+    import_arg(vs)
+    version_args(vs)
+    vs.set_defaults(func=cmd_versions)
     return p
 
 

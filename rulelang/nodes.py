@@ -207,6 +207,7 @@ class Header:
     version: str | None = None
     effective: str | None = None
     name_span: Span = span_field()
+    effective_span: Span | None = attrs.field(default=None, eq=False, repr=False)
     span: Span = span_field()
 
 

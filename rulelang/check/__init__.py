@@ -7,6 +7,7 @@ diagnostic found in one run.
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
@@ -16,7 +17,7 @@ from rulelang.check.context import BUILTIN_ACTIONS, Context
 from rulelang.check.examples import check_example
 from rulelang.check.expressions import ExprChecker, declared_type, describe, literal_value
 from rulelang.check.ladders import check_ladder
-from rulelang.check.loader import load
+from rulelang.check.loader import DISK, Files, load
 from rulelang.check.solves import lower_solve
 from rulelang.check.tables import check_table, merge_parts
 from rulelang.errors import Diagnostic, RulesetError
@@ -27,15 +28,16 @@ __all__ = ["check_file"]
 
 
 def check_file(
-    path: str, text: str | None = None, imports: Mapping[str, str] | None = None
+    path: str, text: str | None = None, imports: Mapping[str, str] | None = None, files: Files = DISK
 ) -> tuple[ir.Ruleset, list[Diagnostic]]:
     """Check the ruleset at ``path`` (or ``text``, named ``path``).
 
-    ``imports`` redirects named imports (see :func:`rulelang.check.loader.load`).
+    ``imports`` redirects named imports (see :func:`rulelang.check.loader.load`);
+    ``files`` is where files are read (the disk, or a git revision's tree).
     Returns the IR and the warnings. Raises :class:`RulesetError` with every
     error (and warning) when there is at least one error.
     """
-    loaded = load(path, text, imports)
+    loaded = load(path, text, imports, files)
     ctx = Context()
     ctx.diagnostics.extend(loaded.diagnostics)
     ctx.imports_failed = any(d.code == "RL0208" for d in loaded.diagnostics)
@@ -70,6 +72,16 @@ def _check(ctx: Context, path: str, decls: list[nodes.Decl]) -> ir.Ruleset | Non
     for extra in headers[1:]:
         ctx.error("RL0202", "a file has only one `ruleset` header", extra.name_span)
     h = headers[0] if headers else None
+    if h is not None and h.effective is not None:
+        try:
+            datetime.date.fromisoformat(h.effective)
+        except ValueError:
+            ctx.error(
+                "RL0210",
+                f"effective {h.effective} is not a calendar date",
+                h.effective_span or h.span,
+                hint="write the day the rules take effect as YYYY-MM-DD, e.g. 2024-02-29 (a leap year)",
+            )
     header = ir.Header(
         name=h.name if h else path.rsplit("/", 1)[-1].removesuffix(".rules"),
         meta=h.meta if h else nodes.Meta(),

@@ -3,7 +3,8 @@
 Input: a path. Output: the parsed :class:`~rulelang.nodes.File` of the ruleset
 and of every imported file (each once, in the order first met), with their
 syntax diagnostics. Imports are relative to the importing file and may be glob
-patterns (``import "brackets/*.rules"``).
+patterns (``import "brackets/*.rules"``). Files are read from disk, or through
+another :class:`Files` (``rulelang.versions`` reads a git revision's tree).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import glob
 import os
 from collections.abc import Mapping
+from typing import Protocol
 
 import attrs
 
@@ -33,7 +35,40 @@ def read_source(path: str) -> Source:
         return Source(path, fh.read())
 
 
-def load(path: str, text: str | None = None, imports: Mapping[str, str] | None = None) -> Loaded:
+class Files(Protocol):
+    """Where rule files are read from: paths as the loader joins them, relative imports included."""
+
+    def read(self, path: str) -> Source: ...
+
+    def glob(self, pattern: str) -> list[str]: ...
+
+    def isfile(self, path: str) -> bool: ...
+
+    def key(self, path: str) -> str:
+        """The same string for every spelling of one file (``a/../b.rules`` and ``b.rules``)."""
+        ...
+
+
+class Disk:
+    """The file system, relative to the current folder."""
+
+    def read(self, path: str) -> Source:
+        return read_source(path)
+
+    def glob(self, pattern: str) -> list[str]:
+        return glob.glob(pattern)
+
+    def isfile(self, path: str) -> bool:
+        return os.path.isfile(path)
+
+    def key(self, path: str) -> str:
+        return os.path.realpath(path)
+
+
+DISK = Disk()
+
+
+def load(path: str, text: str | None = None, imports: Mapping[str, str] | None = None, files: Files = DISK) -> Loaded:
     """Parse ``path`` (or ``text`` under that name) and every file it imports.
 
     ``imports`` redirects named imports: ``{"brackets": "/data/brackets/*.rules"}``
@@ -43,18 +78,18 @@ def load(path: str, text: str | None = None, imports: Mapping[str, str] | None =
     overrides = dict(imports or {})
     used: set[str] = set()
     globs: list[tuple[str, tuple[str, ...]]] = []
-    files: list[nodes.File] = []
+    parsed_files: list[nodes.File] = []
     sources: list[Source] = []
     diags: list[Diagnostic] = []
     seen: set[str] = set()
 
     def visit(source: Source, imported_by: Span | None) -> None:
-        key = os.path.realpath(source.path)
+        key = files.key(source.path)
         if key in seen:
             return
         seen.add(key)
         parsed, syntax = parse_source(source)
-        files.append(parsed)
+        parsed_files.append(parsed)
         sources.append(source)
         diags.extend(syntax)
         if imported_by is not None:
@@ -78,10 +113,10 @@ def load(path: str, text: str | None = None, imports: Mapping[str, str] | None =
                 pattern = overrides[decl.name]
             else:
                 pattern = os.path.join(base, decl.path)
-            matches = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
+            matches = sorted(files.glob(pattern)) if glob.has_magic(pattern) else [pattern]
             if glob.has_magic(pattern):
                 globs.append((pattern, tuple(matches)))
-            if not matches or not all(os.path.isfile(m) for m in matches):
+            if not matches or not all(files.isfile(m) for m in matches):
                 diags.append(
                     Diagnostic(
                         code="RL0208",
@@ -92,9 +127,9 @@ def load(path: str, text: str | None = None, imports: Mapping[str, str] | None =
                 )
                 continue
             for match in matches:
-                visit(read_source(match), decl.span)
+                visit(files.read(match), decl.span)
 
-    visit(Source(path, text) if text is not None else read_source(path), None)
+    visit(Source(path, text) if text is not None else files.read(path), None)
     for name in sorted(set(overrides) - used):
         diags.append(
             Diagnostic(
@@ -104,4 +139,4 @@ def load(path: str, text: str | None = None, imports: Mapping[str, str] | None =
                 hint='name an import in the rule file: `import brackets "brackets/*.rules"`',
             )
         )
-    return Loaded(tuple(files), tuple(sources), tuple(diags), tuple(globs))
+    return Loaded(tuple(parsed_files), tuple(sources), tuple(diags), tuple(globs))

@@ -20,7 +20,7 @@ import attrs
 
 from rulelang import api
 from rulelang.docs.i18n import LANGS, Locale, Missing
-from rulelang.docs.page import Page, build_page
+from rulelang.docs.page import Page, VersionLink, build_page
 from rulelang.docs.render import FORMATS, render_site
 
 _HEADER = re.compile(r"^ruleset[ \t]", re.MULTILINE)
@@ -64,13 +64,35 @@ def build(paths: Sequence[str], fmt: str = "html", lang: str = "en", imports: Ma
     for path in ruleset_files(paths):
         rs = api.load(path, imports=imports)
         pages.append(build_page(rs, Locale(lang)))
-    slugs: dict[str, int] = {}
-    unique = []
-    for page in pages:
-        n = slugs.get(page.slug, 0)
-        slugs[page.slug] = n + 1
-        unique.append(page if n == 0 else attrs.evolve(page, slug=f"{page.slug}-{n + 1}"))
+    unique = _versioned(pages)
     return Site(files=render_site(unique, fmt, lang), missing={p.slug: p.missing for p in unique})
+
+
+def _versioned(pages: list[Page]) -> list[Page]:
+    """Pages of one ruleset name are its versions: each is named by its effective date (or version)
+    and links to the others; any other clash of names gets a number."""
+    by_name: dict[str, list[int]] = {}
+    for k, page in enumerate(pages):
+        by_name.setdefault(page.name, []).append(k)
+    out = list(pages)
+    for ks in by_name.values():
+        if len(ks) < 2:
+            continue
+        ks.sort(key=lambda k: (pages[k].effective or "", pages[k].version or ""))
+        slugs = [f"{pages[k].slug}-{pages[k].effective or pages[k].version or n + 1}" for n, k in enumerate(ks)]
+        for k, slug in zip(ks, slugs, strict=True):
+            links = tuple(
+                VersionLink(slug=s, version=pages[j].version, effective=pages[j].effective, current=j == k)
+                for j, s in zip(ks, slugs, strict=True)
+            )
+            out[k] = attrs.evolve(pages[k], slug=slug, versions=links)
+    seen: dict[str, int] = {}
+    for k, page in enumerate(out):
+        n = seen.get(page.slug, 0)
+        seen[page.slug] = n + 1
+        if n:
+            out[k] = attrs.evolve(page, slug=f"{page.slug}-{n + 1}")
+    return out
 
 
 def write(site: Site, out_dir: str) -> list[str]:

@@ -119,6 +119,16 @@ class SolveView:
 
 
 @attrs.frozen
+class VersionLink:
+    """Another page of the same ruleset: one version of its history."""
+
+    slug: str
+    version: str | None
+    effective: str | None
+    current: bool  # this page
+
+
+@attrs.frozen
 class Page:
     slug: str
     name: str
@@ -140,6 +150,7 @@ class Page:
     ladders: tuple[LadderView, ...]
     examples: tuple[ExampleView, ...]
     missing: tuple[Missing, ...]
+    versions: tuple[VersionLink, ...] = ()  # when several pages document versions of one ruleset
 
     def charts(self) -> list[svg.Chart]:
         """Every chart of the page, in page order."""

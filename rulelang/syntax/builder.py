@@ -89,7 +89,7 @@ class Builder(Transformer[Token, Any]):
         return ("version", unquote(str(items[0])))
 
     def effective(self, items: list[Token]) -> tuple[str, Any]:
-        return ("effective", str(items[0]))
+        return ("effective", (str(items[0]), self._tok(items[0])))
 
     def meta_block(self, items: list[Any]) -> n.Meta:
         return self._meta_of(items)
@@ -98,12 +98,14 @@ class Builder(Transformer[Token, Any]):
     def header(self, meta: Any, items: list[Any]) -> n.Header:
         name, *rest = items
         values: dict[str, Any] = dict(i for i in rest if isinstance(i, tuple))
+        effective, effective_span = values.get("effective", (None, None))
         return n.Header(
             name=str(name),
             meta=self._meta_of(rest),
             version=values.get("version"),
-            effective=values.get("effective"),
+            effective=effective,
             name_span=self._tok(name),
+            effective_span=effective_span,
             span=self._span(meta),
         )
 
