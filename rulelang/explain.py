@@ -10,6 +10,7 @@ programs.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -123,6 +124,13 @@ def _deps(d: ir.Definition) -> list[str]:
     return out
 
 
+_RECORD_TARGET = re.compile(r"(\w+)\[(\d+)\]\.(\w+)")
+
+
+def _of(s: Step) -> str | None:
+    return s.definition.collection
+
+
 def build_explanation(
     rs: ir.Ruleset,
     result: Result,
@@ -134,6 +142,8 @@ def build_explanation(
 ) -> Explanation:
     defs = {d.qualname: d for d in rs.definitions}
     ladders = {lad.name: lad for lad in rs.ladders}
+    collection: str | None = None
+    record = -1
     wanted: set[str] = set()
     wanted_ladders: list[str] = []
 
@@ -156,13 +166,24 @@ def build_explanation(
                         need(x.name)
     elif target in defs:
         need(target)
+    elif (m := _RECORD_TARGET.fullmatch(target)) and f"{m[1]}.{m[3]}" in defs:
+        # one record's value: that record's steps of its collection, and what they read
+        need(f"{m[1]}.{m[3]}")
+        collection, record = m[1], int(m[2])
+        count = len(result.records.get(collection, ()))
+        if record >= count:
+            raise InputError([(target, f"no such record: the account has {count} {collection}")], "--value")
     else:
         from rulelang.check.context import did_you_mean
 
         hint = did_you_mean(target, [*defs, *ladders])
         raise InputError([(target, "no such definition or level ladder" + (f"; {hint}" if hint else ""))], "--value")
     types = _types(rs)
-    out = [_step(s, types) for s in steps if s.name in wanted]
+    out = [
+        _step(s, types)
+        for s in steps
+        if s.name in wanted and (collection is None or s.record is None or s.record == record or _of(s) != collection)
+    ]
     levels = []
     for ls in ladder_steps:
         if ls.ladder.name not in wanted_ladders:

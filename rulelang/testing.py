@@ -22,7 +22,7 @@ import attrs
 from rulelang import ir, nodes, runtime
 from rulelang.api import Ruleset
 from rulelang.backends.interpreter import Observer
-from rulelang.display import plain, show
+from rulelang.display import show
 from rulelang.errors import EvaluationError, InputError
 from rulelang.results import Result
 
@@ -33,9 +33,9 @@ class Failure:
     message: str
     trace: str = ""
 
-    def render(self) -> str:
+    def render(self, trace: bool = True) -> str:
         text = f"{self.target}: {self.message}"
-        if self.trace:
+        if self.trace and trace:
             text += "\n" + "\n".join("    " + line if line.strip() else "" for line in self.trace.rstrip().splitlines())
         return text
 
@@ -168,18 +168,19 @@ def _compare(rs: Ruleset, case: Case, result: Result, check: Check) -> Failure |
         ok = abs(diff) <= check.tolerance if check.tolerance is not None else diff == 0
         if ok:
             return None
-        within = f" (allowed ± {plain(check.tolerance)})" if check.tolerance is not None else ""
+        # the difference in the value's own terms: a rate's as a percentage, an amount's with its unit
+        within = f" (allowed ± {show(check.tolerance, typ)})" if check.tolerance is not None else ""  # type: ignore[arg-type]
         message = (
             f"expected {show(expected, typ)}, got {show(actual, typ)}; "  # type: ignore[arg-type]
-            f"difference {plain(diff)}{within}"
+            f"difference {show(diff, typ)}{within}"  # type: ignore[arg-type]
         )
     elif expected == actual:
         return None
     else:
         message = f"expected {show(expected)}, got {show(actual)}"
-    name = t.name if t.index is None else f"{t.name}.{t.field}"
     try:
-        trace = rs.explain(case.inputs, name, case.params, case.profile).to_text()
+        # a record's value is explained for that record alone
+        trace = rs.explain(case.inputs, key, case.params, case.profile).to_text()
     except (InputError, EvaluationError):
         trace = ""
     return Failure(key, message, trace)

@@ -370,7 +370,7 @@ def test_test_reports_failures(capsys: Capsys, tmp_path: pathlib.Path) -> None:
     assert lines[-1] == "1 passed, 1 failed"
     assert f"PASS {path}:9:1 right" in lines
     assert f"FAIL {path}:13:1 wrong" in lines
-    assert "  twice: expected 5 USDT, got 4 USDT; difference -1" in lines
+    assert "  twice: expected 5 USDT, got 4 USDT; difference -1 USDT" in lines
 
 
 def test_test_with_a_broken_ruleset(capsys: Capsys, tmp_path: pathlib.Path) -> None:

@@ -277,3 +277,22 @@ def test_json_levels() -> None:
             ],
         }
     ]
+
+
+def test_one_record_s_value_is_explained_for_that_record_alone() -> None:
+    rs = rulelang.load(str(ROOT / "rulesets" / "bench" / "account.rules"))
+    account = {
+        "usdt_index": "1",
+        "collateral": [],
+        "positions": [
+            {"symbol": "BTCUSDT", "side": "long", "quantity": "20", "entry_price": "60000", "mark_price": "60000"},
+            {"symbol": "ETHUSDT", "side": "long", "quantity": "100", "entry_price": "3000", "mark_price": "3000"},
+        ],
+    }
+    text = rs.explain(account, "positions[1].maintenance_margin").to_text()
+    # 100 × 3,000 = 300,000: bracket 2 (50,000 to 600,000), 300,000 × 0.5 % − 50 = 1,450
+    assert "positions[1].maintenance_margin = 1450 USDT" in text
+    assert "300000 × 0.5% − 50 = 1450" in text
+    assert "positions[0]" not in text and "BTCUSDT" not in text
+    with pytest.raises(InputError, match="no such record: the account has 2 positions"):
+        rs.explain(account, "positions[2].maintenance_margin")

@@ -79,7 +79,7 @@ def test_a_failure_shows_expected_actual_difference_and_trace(capsys: Capsys, fo
     assert lines[0] == "FAIL margin.cases.csv:2 off by one"
     # 50 BTC: 50 × 0.5% = 0.25 BTC; × 20,000 = 5,000 USDT, not 5,001
     assert lines[1:15] == [
-        "  maintenance: expected 5001 USDT, got 5000 USDT; difference -1",
+        "  maintenance: expected 5001 USDT, got 5000 USDT; difference -1 USDT",
         "      maintenance_btc = 0.25 BTC",
         "        formula: progressive(btc_tiers.mmr, position_btc)   [margin.rules:35]",
         "        input position_btc = 50 BTC",
@@ -95,9 +95,12 @@ def test_a_failure_shows_expected_actual_difference_and_trace(capsys: Capsys, fo
         "  risk: expected safe, got warning",
     ]
     # 10,000 / 5,000 = 200% ≤ the 200% warning line; 200% − 199.99% = 0.0001 > 0.00001
-    assert "        warning: maintenance > 0 and ratio <= warning_line -> true" in lines
-    assert "  ratio: expected 199.99%, got 200%; difference 0.0001 (allowed ± 0.00001)" in lines
-    assert lines[-1] == "1 passed, 1 failed"
+    assert "  ratio: expected 199.99%, got 200%; difference 0.01% (allowed ± 0.001%)" in lines
+    # the later differences follow from the first: their traces only with -v
+    assert "        warning: maintenance > 0 and ratio <= warning_line -> true" not in lines
+    assert lines[-2:] == ["  (-v explains every differing value)", "1 passed, 1 failed"]
+    code, out, _ = run(capsys, "test", "margin.cases.csv", "-v")
+    assert "        warning: maintenance > 0 and ratio <= warning_line -> true" in out.splitlines()
 
 
 def test_rows_that_cannot_run_fail_and_say_why(capsys: Capsys, folder: pathlib.Path) -> None:
@@ -150,10 +153,10 @@ def test_junit_xml_has_a_suite_per_file_and_a_case_per_row(capsys: Capsys, folde
     )
     failure = wrong.find("failure")
     assert failure is not None
-    assert failure.get("message") == "maintenance: expected 5001 USDT, got 5000 USDT; difference -1"
+    assert failure.get("message") == "maintenance: expected 5001 USDT, got 5000 USDT; difference -1 USDT"
     assert failure.text is not None
     assert failure.text.splitlines()[:2] == [
-        "maintenance: expected 5001 USDT, got 5000 USDT; difference -1",
+        "maintenance: expected 5001 USDT, got 5000 USDT; difference -1 USDT",
         "    maintenance_btc = 0.25 BTC",
     ]
     assert right.find("failure") is None
@@ -264,10 +267,10 @@ def test_cases_writes_boundary_cases_that_pass_until_the_rules_change(capsys: Ca
         "FAIL margin.cases.csv:7 btc_tiers: position_btc = 99 (one tick below 100)",
     ]
     # 51 BTC: 50 × 0.5% + 1 × 1.2% = 0.262, was 0.26
-    assert "  maintenance_btc: expected 0.26 BTC, got 0.262 BTC; difference 0.002" in out
+    assert "  maintenance_btc: expected 0.26 BTC, got 0.262 BTC; difference 0.002 BTC" in out
     # 99 BTC: 0.25 + 49 × 1.2% = 0.838, was 0.74; × 20,000 = 16,760, was 14,800
-    assert "  maintenance_btc: expected 0.74 BTC, got 0.838 BTC; difference 0.098" in out
-    assert "  maintenance: expected 14800 USDT, got 16760 USDT; difference 1960" in out
+    assert "  maintenance_btc: expected 0.74 BTC, got 0.838 BTC; difference 0.098 BTC" in out
+    assert "  maintenance: expected 14800 USDT, got 16760 USDT; difference 1960 USDT" in out
 
 
 def test_cases_tick_options(capsys: Capsys, folder: pathlib.Path) -> None:

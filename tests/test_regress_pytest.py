@@ -58,7 +58,7 @@ def test_a_failure_shows_expected_actual_difference_and_trace(repo: pytest.Pytes
         [
             "*_ rules/margin.cases.csv:2 at the 50 BTC edge _*",
             # 50 × 0.5% = 0.25 BTC; × 20,000 = 5,000 USDT
-            "maintenance: expected 5001 USDT, got 5000 USDT; difference -1",
+            "maintenance: expected 5001 USDT, got 5000 USDT; difference -1 USDT",
             "    maintenance_btc = 0.25 BTC",
             "      formula: progressive(btc_tiers.mmr, position_btc)   [rules/margin.rules:35]",
             "*FAILED rules/margin.cases.csv::at the 50 BTC edge*",
