@@ -109,13 +109,41 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def _params(args: argparse.Namespace) -> dict[str, str]:
+    return _pairs(args.param, "--param")
+
+
+def _pairs(items: Sequence[str] | None, flag: str) -> dict[str, str]:
     out: dict[str, str] = {}
-    for item in args.param or ():
+    for item in items or ():
         if "=" not in item:
-            raise _Usage(f"--param expects NAME=VALUE, got {item!r}")
+            raise _Usage(f"{flag} expects NAME=VALUE, got {item!r}")
         k, v = item.split("=", 1)
         out[k.strip()] = v.strip()
     return out
+
+
+def _diff_params(
+    args: argparse.Namespace, old: api.Ruleset, new: api.Ruleset
+) -> tuple[dict[str, Any], dict[str, Any], tuple[str, ...]]:
+    """Each version's parameter values for the impact run, and the lines that say how they were set."""
+    both = _params(args)
+    said: dict[str, str] = {}
+    values: list[dict[str, Any]] = []
+    for side, rs in (("old", old), ("new", new)):
+        overrides = {**both, **_pairs(getattr(args, f"{side}_param"), f"--{side}-param")}
+        profile = getattr(args, f"{side}_profile") or args.profile
+        try:
+            values.append(rs.params(overrides, profile))
+        except InputError as err:
+            raise _Usage(f"{side} version: " + "; ".join(m for _, m in err.problems)) from None
+        parts = ([f"profile {profile}"] if profile else []) + [f"{k} = {v}" for k, v in overrides.items()]
+        said[side] = ", ".join(parts)
+    lines: tuple[str, ...]
+    if said["old"] == said["new"]:
+        lines = (f"both versions evaluated with {said['old']}",) if said["old"] else ()
+    else:
+        lines = tuple(f"{side} version evaluated with {said[side]}" for side in ("old", "new") if said[side])
+    return values[0], values[1], lines
 
 
 def _accounts(args: argparse.Namespace) -> Iterator[tuple[str, Any]]:
@@ -341,8 +369,12 @@ def cmd_test(args: argparse.Namespace) -> int:
             else:
                 failed += 1
                 print(f"FAIL {outcome.location} {outcome.title}")
-                for f in outcome.failures:
-                    print("\n".join("  " + line if line else "" for line in f.render().splitlines()))
+                # how the first differing value was computed; the others usually follow from it
+                for k, f in enumerate(outcome.failures):
+                    text = f.render(trace=k == 0 or args.verbose)
+                    print("\n".join("  " + line if line else "" for line in text.splitlines()))
+                if len(outcome.failures) > 1 and not args.verbose and any(f.trace for f in outcome.failures[1:]):
+                    print("  (-v explains every differing value)")
     status = FAILURE if failed or broken or unreadable else OK
     if want_coverage:
         reports = session.reports()
@@ -584,7 +616,13 @@ def cmd_diff(args: argparse.Namespace) -> int:
     if args.top < 0:
         raise _Usage(f"--top expects a number >= 0, got {args.top}")
     impact = None
+    settings: tuple[str, ...] = ()
+    if args.accounts is None and (
+        args.param or args.old_param or args.new_param or args.profile or args.old_profile or args.new_profile
+    ):
+        raise _Usage("--param and --profile need --accounts: they change how the book is evaluated")
     if args.accounts is not None:
+        old_params, new_params, settings = _diff_params(args, old, new)
         try:
             impact = diff.measure_impact(
                 old,
@@ -593,6 +631,8 @@ def cmd_diff(args: argparse.Namespace) -> int:
                 measure=args.measure,
                 fail_on=args.fail_on,
                 top=args.top,
+                old_params=old_params,
+                new_params=new_params,
             )
         except (diff.DiffUsageError, DataFileError) as err:
             raise _Usage(str(err)) from None
@@ -603,6 +643,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
         impact=impact,
         book=args.accounts,
         fail_on=args.fail_on,
+        settings=settings,
     )
     text = diff.render(report, args.format)
     if args.output:
@@ -795,6 +836,15 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="[LADDER.]LEVEL",
         help="exit 1 when an account newly reaches this level or a more severe one (a CI gate)",
     )
+    for side in ("", "old-", "new-"):
+        whose = {"": "both versions", "old-": "the old version", "new-": "the new version"}[side]
+        df.add_argument(
+            f"--{side}param",
+            action="append",
+            metavar="NAME=VALUE",
+            help=f"with --accounts: evaluate {whose} with this parameter value, e.g. warning_line=140%%",
+        )
+        df.add_argument(f"--{side}profile", metavar="NAME", help=f"with --accounts: evaluate {whose} under a profile")
     import_arg(df)
     version_args(df, as_of=False)
     df.set_defaults(func=cmd_diff)

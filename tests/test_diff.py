@@ -345,3 +345,45 @@ def test_sample_book_btc_tier_rate_raised(tmp_path: pathlib.Path) -> None:
     levels = imp.ladders["risk_level"]
     # a higher requirement never makes an account safer
     assert all(levels.index(b) <= levels.index(a) for a, b in imp.transitions["risk_level"])
+
+
+def test_a_parameter_change_alone_is_measured_on_the_book(capsys: pytest.CaptureFixture[str]) -> None:
+    """One file, the new side with warning_line = 160 %: the accounts with 150 % < ratio <= 160 % move to warning."""
+    rs = api.load(str(BENCH))
+    between = 0
+    for _, data in read_book(str(SAMPLE)):
+        r = rs.evaluate(data)
+        between += bool(r.values["has_requirement"] and Decimal("1.5") < r.values["margin_ratio"] <= Decimal("1.6"))
+    code = main(
+        [
+            "diff",
+            str(BENCH),
+            str(BENCH),
+            "--accounts",
+            str(SAMPLE),
+            "--new-param",
+            "warning_line=160%",
+            "--format",
+            "json",
+        ]
+    )
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert report["settings"] == ["new version evaluated with warning_line = 160%"]
+    assert report["changes"] == []
+    moved = [t for t in report["impact"]["ladders"]["risk_level"]["transitions"] if t["old"] != t["new"]]
+    assert moved == [{"old": "safe", "new": "warning", "accounts": between}]
+    # the same parameter on both sides changes nothing
+    code = main(["diff", str(BENCH), str(BENCH), "--accounts", str(SAMPLE), "--param", "warning_line=160%"])
+    out = capsys.readouterr().out
+    assert code == 0 and "both versions evaluated with warning_line = 160%" in out and "→ warning" not in out
+
+
+def test_parameter_options_need_a_book_and_known_names(
+    files: tuple[str, str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    old, new, book = files
+    assert main(["diff", old, new, "--param", "x=1"]) == 2
+    assert "--param and --profile need --accounts" in capsys.readouterr().err
+    assert main(["diff", old, new, "--accounts", book, "--new-profile", "nope"]) == 2
+    assert "new version: unknown profile `nope`" in capsys.readouterr().err

@@ -14,7 +14,7 @@ from __future__ import annotations
 import heapq
 import os
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -193,8 +193,14 @@ def measure_impact(
     fail_on: str | None = None,
     top: int = 10,
     samples: int = 20,
+    old_params: Mapping[str, ir.Value] | None = None,
+    new_params: Mapping[str, ir.Value] | None = None,
 ) -> Impact:
-    """Evaluate every account under ``old`` and ``new`` (compiled evaluators, default parameters)."""
+    """Evaluate every account under ``old`` and ``new`` (compiled evaluators).
+
+    ``old_params`` and ``new_params`` are every parameter's value (``Ruleset.params(overrides,
+    profile)``); by default each version's own file values.
+    """
     measure = measure_of(old.ir, new.ir, measure)
     imp = Impact(gates=gates(old.ir, new.ir, fail_on), measure=measure)
     if measure is not None:
@@ -211,7 +217,10 @@ def measure_impact(
             imp.newly_samples[lad.name] = []
     gate_of = {g.ladder: g.level for g in imp.gates}
     heap: list[tuple[Decimal, int, Moved]] = []
-    params = ((old, old.params()), (new, new.params()))
+    params = (
+        (old, old_params if old_params is not None else old.params()),
+        (new, new_params if new_params is not None else new.params()),
+    )
     for name, data in accounts:
         imp.read += 1
         if isinstance(data, DataFileError):

@@ -39,6 +39,7 @@ class Report:
     impact: Impact | None = None
     book: str | None = None
     fail_on: str | None = None
+    settings: tuple[str, ...] = ()  # how the versions were evaluated: parameter overrides, profiles
 
     def sections(self) -> list[tuple[str, list[Change]]]:
         present = [s for s in SECTIONS if any(c.section == s for c in self.changes)]
@@ -106,6 +107,8 @@ def render_text(report: Report, width: int = 100) -> str:
     buf = io.StringIO()
     con = Console(file=buf, width=width, color_system=None, highlight=False, emoji=False, markup=False, soft_wrap=True)
     con.print(f"rulelang diff {report.old} → {report.new}")
+    for line in report.settings:
+        con.print(f"  {line}")
     if not report.changes:
         con.print("no changes to the rules")
     for title, changes in report.sections():
@@ -164,6 +167,8 @@ def _md(text: str) -> str:
 
 def render_markdown(report: Report) -> str:
     out = [f"## Rule changes: `{report.old}` → `{report.new}`", ""]
+    if report.settings:
+        out += [f"- {_md(line)}" for line in report.settings] + [""]
     if not report.changes:
         out += ["No changes to the rules.", ""]
     for title, changes in report.sections():
@@ -213,55 +218,11 @@ def render_markdown(report: Report) -> str:
 
 # ----------------------------------------------------------------- HTML
 
-_HTML = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>rulelang diff {{ r.old }} → {{ r.new }}</title>
-<style>
-body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
-table{border-collapse:collapse;margin:.5rem 0 1rem}td,th{border:1px solid #ccc;padding:.2rem .6rem}
-td.n{text-align:right;font-variant-numeric:tabular-nums}td.diag{color:#888}td.worse{background:#fde2e2}
-td.better{background:#e2f5e2}code{background:#f4f4f4;padding:0 .2rem}.fail{color:#b00;font-weight:bold}
-.added{color:#060}.removed{color:#900}
-</style></head><body>
-<h1>Rule changes: <code>{{ r.old }}</code> → <code>{{ r.new }}</code></h1>
-{% if not r.changes %}<p>No changes to the rules.</p>{% endif %}
-{% for title, changes in r.sections() %}<h2>{{ title }}</h2><ul>
-{% for c in changes %}<li class="{{ c.kind }}">{{ c.text }}
-{% if c.details %}<ul>{% for d in c.details %}<li><code>{{ d }}</code></li>{% endfor %}</ul>{% endif %}
-</li>{% endfor %}</ul>
-{% endfor %}
-{% if imp is not none %}<h2>Impact on the book <code>{{ r.book }}</code></h2><p>{{ book }}</p>
-{% for ladder, levels, rows in matrices %}<h3>{{ ladder }}: old level (rows) → new level (columns)</h3>
-<table><tr><th>old \\ new</th>{% for lv in levels %}<th>{{ lv }}</th>{% endfor %}</tr>
-{% for row in rows %}{% set i = loop.index0 %}<tr><th>{{ levels[i] }}</th>
-{% for n in row %}{% set j = loop.index0 %}
-<td class="n {{ 'diag' if i == j else ('worse' if j < i and n else ('better' if n else '')) }}">
-{{- '{:,}'.format(n) }}</td>
-{% endfor %}</tr>
-{% endfor %}</table>
-{% if ladder in gated %}<p><strong>{{ gate_title(imp, ladder) }}</strong></p><ul>
-{% for m in imp.newly_samples[ladder] %}<li>{{ m.record }}: {{ m.old_level }} → {{ m.new_level }}</li>{% endfor %}
-</ul>{% endif %}
-{% endfor %}
-{% if totals %}<p>{{ totals }}</p>{% endif %}
-{% if imp.top %}<h3>Largest changes of {{ imp.measure }}</h3>
-<table><tr><th>account</th><th>old</th><th>new</th><th>change</th></tr>
-{% for m in top %}<tr><td>{{ m[0] }}</td>{% for v in m[1:] %}<td class="n">{{ v }}</td>{% endfor %}</tr>{% endfor %}
-</table>{% endif %}
-{% if imp.bad_samples %}<h3>Accounts that could not be evaluated ({{ imp.bad }})</h3><ul>
-{% for b in imp.bad_samples %}<li>{{ b.record }} ({{ b.version }}): {{ b.message }}</li>{% endfor %}
-</ul>{% endif %}
-{% endif %}
-{% if r.fail_on is not none and imp is not none %}
-<p class="{{ 'fail' if r.failed else '' }}">--fail-on {{ r.fail_on }}: {{ 'FAILED' if r.failed else 'passed' }}</p>
-{% endif %}
-</body></html>
-"""
-
 
 def render_html(report: Report) -> str:
-    import jinja2
+    """A self-contained page, with the rulebooks' templates and style (docs/templates/html/diff.html)."""
+    from rulelang.docs.render import environment
 
-    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
     imp = report.impact
     ctx: dict[str, Any] = {"r": report, "imp": imp, "gate_title": gate_title}
     if imp is not None:
@@ -272,7 +233,7 @@ def render_html(report: Report) -> str:
         ctx["top"] = [
             (m.record, _amount(imp, m.old), _amount(imp, m.new), _amount(imp, m.delta, sign=True)) for m in imp.top
         ]
-    return env.from_string(_HTML).render(**ctx)
+    return environment("html", "en").get_template("diff.html").render(**ctx)
 
 
 # ----------------------------------------------------------------- JSON
@@ -293,7 +254,12 @@ def _moved(m: Moved) -> dict[str, Any]:
 
 
 def to_json(report: Report) -> dict[str, Any]:
-    out: dict[str, Any] = {"old": report.old, "new": report.new, "changes": [c.to_json() for c in report.changes]}
+    out: dict[str, Any] = {
+        "old": report.old,
+        "new": report.new,
+        "settings": list(report.settings),
+        "changes": [c.to_json() for c in report.changes],
+    }
     imp = report.impact
     if imp is None:
         out["impact"] = None

@@ -242,6 +242,7 @@ def _table(a: ir.TableDecl, b: ir.TableDecl) -> list[Change]:
     if a.lower_inclusive != b.lower_inclusive:
         words = {True: "from <= size < to", False: "from < size <= to"}
         out.append(f"bands {words[a.lower_inclusive]} {ARROW} {words[b.lower_inclusive]}")
+    out += _tick(a.tick, b.tick)
     cols_a, cols_b = [c.name for c in a.columns], [c.name for c in b.columns]
     out += [f"column {c} removed" for c in cols_a if c not in cols_b]
     out += [f"new column {c}" for c in cols_b if c not in cols_a]
@@ -257,6 +258,20 @@ def _table(a: ir.TableDecl, b: ir.TableDecl) -> list[Change]:
             prefix = f"{key} " if key else ""
             out += [prefix + line for line in _tiers(b, ga[key], tiers_b)]
     return [_ch("tables", b.name, "changed", f"{who} {line}") for line in out]
+
+
+def _tick(a: ir.Tick | None, b: ir.Tick | None) -> list[str]:
+    """``tick 0.01 USDT → 0.1 USDT``, ``new tick 0.01 USDT``, ``tick 0.01 USDT removed``."""
+    if a is None and b is None:
+        return []
+    if a is None:
+        assert b is not None
+        return [f"new tick {_num(b.value, b.type)}"]
+    if b is None:
+        return [f"tick {_num(a.value, a.type)} removed"]
+    if a.value == b.value and a.type == b.type:
+        return []
+    return [f"tick {_num(a.value, a.type)} {ARROW} {_num(b.value, b.type)}"]
 
 
 def _tiers(table: ir.TableDecl, old: tuple[ir.Tier, ...], new: tuple[ir.Tier, ...]) -> list[str]:
@@ -382,7 +397,7 @@ def _ladders(old: ir.Ruleset, new: ir.Ruleset) -> list[Change]:
         out.append(_ch("levels", lad.name, "added", f"new levels {named(lad.name, lad.meta)}: {names}"))
     for a, b in kept:
         who = named(b.name, b.meta)
-        lines: list[tuple[str, tuple[str, ...]]] = []
+        lines: list[tuple[str, tuple[str, ...]]] = [(line, ()) for line in _tick(a.tick, b.tick)]
         r_removed, r_kept, r_added = _matched(a.rungs, b.rungs)
         for r in r_removed:
             lines.append((f"level {named(r.name, r.meta)} removed", ()))
