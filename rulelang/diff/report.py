@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from decimal import Decimal
 from typing import Any
 
@@ -141,10 +142,15 @@ def render_text(report: Report, width: int = 100) -> str:
             con.print(totals)
         if imp.top:
             table = Table(title=f"largest changes of {imp.measure}", title_justify="left")
-            for col in ("account", "old", "new", "change"):
-                table.add_column(col, justify="left" if col == "account" else "right")
+            # the account's name is never cut short (it is how the reader finds it); amounts stay whole
+            table.add_column("account", justify="left", overflow="fold")
+            for col in ("old", "new", "change"):
+                table.add_column(col, justify="right", no_wrap=True)
+            folder = os.path.dirname(report.book or "")
             for m in imp.top:
-                table.add_row(m.record, _amount(imp, m.old), _amount(imp, m.new), _amount(imp, m.delta, sign=True))
+                # the book is named above: the file name and line (or row) find the account
+                record = m.record[len(folder) + 1 :] if folder and m.record.startswith(folder + "/") else m.record
+                table.add_row(record, _amount(imp, m.old), _amount(imp, m.new), _amount(imp, m.delta, sign=True))
             con.print(table)
         for b in imp.bad_samples:
             con.print(f"  could not evaluate {b.record} ({b.version}): {b.message}")
