@@ -762,9 +762,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--tick",
         action="append",
         metavar="[TABLE=]TICK",
-        help="the step of a table's size (default: the smallest decimal place of its band edges)",
+        help="the step of a table's size (default: the table's declared `tick`, else the smallest "
+        "decimal place of its band edges)",
     )
-    cs.add_argument("--level-tick", metavar="TICK", help="the step around level thresholds, e.g. 0.01%%")
+    cs.add_argument(
+        "--level-tick",
+        metavar="TICK",
+        help="the step around level thresholds, e.g. 0.01%% (default: the ladder's declared `tick`, "
+        "else the threshold's last decimal place)",
+    )
     cs.add_argument("--base", metavar="FILE", help="the account the cases vary (default: from the examples)")
     import_arg(cs)
     cs.set_defaults(func=cmd_cases)

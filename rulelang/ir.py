@@ -18,7 +18,7 @@ import attrs
 
 from rulelang import nodes
 from rulelang.source import Span, span_field
-from rulelang.types import Type
+from rulelang.types import NumType, Type
 from rulelang.values import NoSolution
 
 Value = Decimal | bool | str | NoSolution
@@ -299,8 +299,25 @@ class Tier:
 
 
 @attrs.frozen(kw_only=True)
+class Tick:
+    """A declared ``tick``: the smallest step of a table's size or of a ladder's compared values.
+
+    ``value`` is above zero; ``type`` is the table's size type (a number written
+    without a unit takes it), or for a ladder the unit of the compared values it
+    steps (a percent for a ratio).
+    """
+
+    value: Decimal
+    type: NumType
+    span: Span = span_field()
+
+
+@attrs.frozen(kw_only=True)
 class TableDecl:
-    """A tier table. ``tiers`` maps a group key (``""`` for an ungrouped table) to its bands."""
+    """A tier table. ``tiers`` maps a group key (``""`` for an ungrouped table) to its bands.
+
+    ``tick`` is the declared step of the size (``tick 0.01 USDT``), if any.
+    """
 
     name: str
     key_type: Type
@@ -309,6 +326,7 @@ class TableDecl:
     columns: tuple[Column, ...]
     tiers: tuple[tuple[str, tuple[Tier, ...]], ...]
     meta: nodes.Meta
+    tick: Tick | None = None
     span: Span = span_field()
 
     def groups(self) -> dict[str, tuple[Tier, ...]]:
@@ -345,9 +363,12 @@ class Rung:
 
 @attrs.frozen(kw_only=True)
 class Ladder:
+    """A ladder; ``tick`` (declared, optional) steps the compared values of its unit."""
+
     name: str
     rungs: tuple[Rung, ...]  # the last one is the `otherwise` rung
     meta: nodes.Meta
+    tick: Tick | None = None
     span: Span = span_field()
 
 

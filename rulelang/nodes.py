@@ -332,12 +332,21 @@ class Bands:
 
 
 @attrs.frozen(kw_only=True)
+class Tick:
+    """``tick 0.01 USDT``: the smallest step of a table's size, of a ladder's compared values or of a solve."""
+
+    value: Expr
+    span: Span = span_field()
+
+
+@attrs.frozen(kw_only=True)
 class Table:
     """A tier table: bands of a size, each with named columns.
 
     ``header`` is the first row (the column names); ``rows`` the data rows.
     ``group`` names the key column of a table with one tier set per symbol or
-    asset (``per symbol``).
+    asset (``per symbol``). ``ticks`` holds every ``tick`` line (at most one
+    is allowed; the checker reports the others).
     """
 
     name: str
@@ -346,6 +355,7 @@ class Table:
     bands: Bands | None
     header: Row | None
     rows: tuple[Row, ...]
+    ticks: tuple[Tick, ...] = ()
     meta: Meta = Meta()
     name_span: Span = span_field()
     span: Span = span_field()
@@ -406,9 +416,12 @@ class Rung:
 
 @attrs.frozen(kw_only=True)
 class Levels:
+    """A ladder; ``ticks`` holds every ``tick`` line (at most one is allowed)."""
+
     name: str
     rungs: tuple[Rung, ...]
     otherwise: Rung | None
+    ticks: tuple[Tick, ...] = ()
     meta: Meta = Meta()
     name_span: Span = span_field()
     span: Span = span_field()

@@ -105,7 +105,8 @@ def print_ir(rs: ir.Ruleset) -> str:
     for t in rs.tables:
         incl = "from <= size < to" if t.lower_inclusive else "from < size <= to"
         per = f" per {t.group}" if t.group else ""
-        out.append(f"table {t.name}: {t.key_type}{per}  bands {incl}")
+        tick = f"  tick {show(t.tick.value, t.tick.type)}" if t.tick is not None else ""
+        out.append(f"table {t.name}: {t.key_type}{per}  bands {incl}{tick}")
         for key, tiers in t.tiers:
             for tier in tiers:
                 cells = ", ".join(f"{c}={v}" for c, v in tier.values)
@@ -117,7 +118,7 @@ def print_ir(rs: ir.Ruleset) -> str:
     for d in rs.definitions:
         out.append(f"let {d.qualname}: {d.type} = {formula(d.expr)}")
     for lad in rs.ladders:
-        out.append(f"levels {lad.name}")
+        out.append(f"levels {lad.name}" + (f"  tick {show(lad.tick.value, lad.tick.type)}" if lad.tick else ""))
         for r in lad.rungs:
             cond = "otherwise" if r.cond is None else "when " + formula(r.cond)
             acts = f" do {', '.join(r.actions)}" if r.actions else ""

@@ -4,16 +4,19 @@ Input: a :class:`~rulelang.nodes.Levels`. Output: an :class:`~rulelang.ir.Ladder
 whose conditions are true/false formulas, whose actions are known, that ends
 with ``otherwise``, and whose thresholds are in an order where every level can
 be reached (for rungs that compare one measure with a constant or parameter).
+A declared ``tick`` must be in the unit of (one of) the values the ladder compares.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from decimal import Decimal
 
 from rulelang import ir, nodes
 from rulelang.check.context import BUILTIN_ACTIONS, Context, did_you_mean
-from rulelang.check.expressions import ExprChecker
-from rulelang.types import BOOL, NumType
+from rulelang.check.expressions import ExprChecker, describe, unit_dim
+from rulelang.check.ticks import tick_literal
+from rulelang.types import BOOL, Dim, NumType
 
 _FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}
 
@@ -59,10 +62,79 @@ def check_ladder(ctx: Context, lv: nodes.Levels) -> ir.Ladder | None:
             hint="add a last line such as `otherwise safe`: the level when no condition holds",
         )
         ok = False
+    tick = _tick(ctx, lv, rungs) if ok else None
     if not ok:
         return None
     _check_order(ctx, lv, rungs)
-    return ir.Ladder(name=lv.name, rungs=tuple(rungs), meta=lv.meta, span=lv.span)
+    return ir.Ladder(name=lv.name, rungs=tuple(rungs), meta=lv.meta, tick=tick, span=lv.span)
+
+
+def comparisons(e: ir.Expr, defs: Mapping[str, ir.Definition], seen: set[str] | None = None) -> Iterator[ir.Compare]:
+    """The numeric comparisons (``<``, ``<=``, ``>``, ``>=``) that decide a level's condition.
+
+    Read through ``and``, ``or``, ``not`` and true/false definitions (``defs`` by name).
+    """
+    seen = set() if seen is None else seen
+    match e:
+        case ir.Compare() if e.op in ("<", "<=", ">", ">=") and isinstance(e.left.type, NumType):
+            yield e
+        case ir.Logic():
+            yield from comparisons(e.left, defs, seen)
+            yield from comparisons(e.right, defs, seen)
+        case ir.Not():
+            yield from comparisons(e.operand, defs, seen)
+        case ir.DefRef() if e.name not in seen and e.name in defs:
+            seen.add(e.name)
+            yield from comparisons(defs[e.name].expr, defs, seen)
+
+
+def compared_type(c: ir.Compare) -> NumType | None:
+    """The type of the values ``c`` compares (the side that has a unit: ``0`` fits any)."""
+    for side in (c.left.type, c.right.type):
+        if isinstance(side, NumType) and side.dim is not None:
+            return side
+    return None
+
+
+def _tick(ctx: Context, lv: nodes.Levels, rungs: list[ir.Rung]) -> ir.Tick | None:
+    """The ladder's declared tick: in the unit of the values it compares (of one of them, if several)."""
+    owner = f"levels `{lv.name}`"
+    number = tick_literal(ctx, lv.ticks, owner, "tick 0.01%")
+    if number is None:
+        return None
+    dim = unit_dim(ctx, number.unit) if number.unit is not None else Dim()
+    if dim is None:
+        return None
+    kinds: list[NumType] = []
+    for rung in rungs:
+        for c in comparisons(rung.cond, ctx.definitions) if rung.cond is not None else ():
+            t = compared_type(c)
+            if t is not None and all(k.dim != t.dim for k in kinds):
+                kinds.append(t)
+    if not kinds:
+        ctx.error(
+            "RL0304",
+            f"{owner} compares no numbers with `<`, `<=`, `>` or `>=`: a tick has nothing to step",
+            number.span,
+            hint="remove the `tick` line",
+        )
+        return None
+    match = next((k for k in kinds if k.dim == dim), None)
+    if match is None:
+        written = describe(NumType(dim, number.style))
+        ctx.error(
+            "RL0301",
+            f"the tick of {owner} must be "
+            + " or ".join(describe(k) for k in kinds)
+            + f" (the values it compares), but this is {written}",
+            number.span,
+            hint=None
+            if len(kinds) == 1
+            else "a ladder comparing values in several units takes its tick in one of them; "
+            "the comparisons in the others keep the tick derived from their thresholds",
+        )
+        return None
+    return ir.Tick(value=number.value, type=match, span=number.span)
 
 
 def threshold(ctx: Context, cond: ir.Expr | None) -> tuple[ir.Expr, str, Decimal] | None:

@@ -3,14 +3,18 @@
 Input: a :class:`~rulelang.nodes.Solve`. Output: an :class:`~rulelang.ir.Solve`
 expression whose ``vary`` is a numeric field of the record (per-record solve)
 or a numeric scalar input, whose ``until`` is a true/false formula in the same
-scope, and whose ``tick`` (optional) has the unit of ``vary``.
+scope, and whose ``tick`` (optional) has the unit of ``vary``. Without one, a
+solve that varies a table's size itself takes the table's declared tick.
 """
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from rulelang import ir, nodes
 from rulelang.check.context import Context, did_you_mean
 from rulelang.check.expressions import ExprChecker, describe
+from rulelang.display import show
 from rulelang.types import BOOL, NumType, same_dim
 
 
@@ -35,7 +39,46 @@ def lower_solve(ctx: Context, checker: ExprChecker, s: nodes.Solve) -> ir.Solve 
             )
             return None
     assert s.vary is not None
+    if tick is None:
+        tick = _table_tick(ctx, s, until, vary_type)
     return ir.Solve(collection=s.collection, vary=s.vary, until=until, tick=tick, type=vary_type, span=s.span)
+
+
+def _table_tick(ctx: Context, s: nodes.Solve, until: ir.Expr, vary_type: NumType) -> ir.Const | None:
+    """A solve without a tick of its own takes the declared tick of the table whose size it varies.
+
+    That is a table the condition reads (through definitions) with a lookup whose
+    size is the varied input or field itself; when several such tables declare
+    different ticks, there is no default.
+    """
+
+    def varied(e: ir.Expr) -> bool:
+        if s.collection is None:
+            return isinstance(e, ir.InputRef) and e.name == s.vary
+        return isinstance(e, ir.FieldRef) and e.collection == s.collection and e.name == s.vary
+
+    found: dict[Decimal, ir.Tick] = {}
+    seen: set[str] = set()
+    stack = [until]
+    while stack:
+        e = stack.pop()
+        if isinstance(e, ir.Solve):
+            continue  # another solve varies its own value
+        stack.extend(ir.children(e))
+        if isinstance(e, ir.Lookup) and varied(e.size):
+            table = ctx.tables.get(e.table)
+            if table is not None and table.tick is not None and same_dim(vary_type, table.tick.type):
+                found.setdefault(table.tick.value, table.tick)
+        elif isinstance(e, (ir.DefRef, ir.RecDefRef)):
+            qual = e.name if isinstance(e, ir.DefRef) else f"{e.collection}.{e.name}"
+            d = ctx.definitions.get(qual)
+            if qual not in seen and d is not None:
+                seen.add(qual)
+                stack.append(d.expr)
+    if len(found) != 1:
+        return None
+    (tick,) = found.values()
+    return ir.Const(value=tick.value, type=tick.type, text=show(tick.value, tick.type), span=tick.span)
 
 
 def _vary_type(ctx: Context, s: nodes.Solve) -> NumType | None:

@@ -15,6 +15,8 @@ import attrs
 from rulelang import ir, nodes
 from rulelang.check.context import Context
 from rulelang.check.expressions import describe, unit_dim
+from rulelang.check.ticks import is_multiple, tick_literal
+from rulelang.display import show
 from rulelang.runtime import WIDE
 from rulelang.source import Span
 from rulelang.types import Dim, NumType, TextType, Type
@@ -61,6 +63,7 @@ def check_table(ctx: Context, t: nodes.Table) -> ir.TableDecl | None:
             )
             ok = False
         lower_inclusive = b.lower_op == "<="
+    tick = _tick(ctx, t, key_dim)
     if t.header is None:
         ctx.error(
             "RL0402",
@@ -146,6 +149,8 @@ def check_table(ctx: Context, t: nodes.Table) -> ir.TableDecl | None:
         tiers.append((key, derived))
     if not ok:
         return None
+    if tick is not None:
+        check_edges_on_tick(ctx, t, tick)
     return ir.TableDecl(
         name=t.name,
         key_type=key_type,
@@ -154,8 +159,61 @@ def check_table(ctx: Context, t: nodes.Table) -> ir.TableDecl | None:
         columns=columns,
         tiers=tuple(tiers),
         meta=t.meta,
+        tick=tick,
         span=t.span,
     )
+
+
+def _tick(ctx: Context, t: nodes.Table, key_dim: Dim | None) -> ir.Tick | None:
+    """The table's declared tick, in the unit of its size (a number written without a unit takes it)."""
+    owner = f"table `{t.name}`"
+    number = tick_literal(ctx, t.ticks, owner, f"tick 0.01 {t.key_unit}")
+    if number is None or key_dim is None:
+        return None
+    if number.unit is not None:
+        d = unit_dim(ctx, number.unit)
+        if d is None:
+            return None
+        wrong: str | None = None if d == key_dim else f"an amount in {d}"
+    else:
+        wrong = None if number.style == "number" else f"a {number.style}"
+    if wrong is not None:
+        ctx.error(
+            "RL0301",
+            f"the tick of {owner} must be an amount in {key_dim} (the unit of its size), but this is {wrong}",
+            number.span,
+        )
+        return None
+    return ir.Tick(value=number.value, type=NumType(key_dim), span=number.span)
+
+
+def check_edges_on_tick(ctx: Context, t: nodes.Table, tick: ir.Tick) -> None:
+    """Warn (RL0414) at each band edge that is not a whole number of ticks: once per edge and key."""
+    assert t.header is not None
+    names = [c.value.name if isinstance(c.value, nodes.Name) else "" for c in t.header.cells]
+    edges = [names.index("from"), names.index("to")]
+    seen: set[tuple[str, Decimal]] = set()
+    for row in t.rows:
+        if len(row.cells) != len(names):
+            continue
+        key = ""
+        if t.group:
+            v = row.cells[names.index(t.group)].value
+            key = v.name if isinstance(v, nodes.Name) else v.value if isinstance(v, nodes.String) else ""
+        for cell in (row.cells[i] for i in edges):
+            edge = cell.value
+            if not isinstance(edge, nodes.Number) or (key, edge.value) in seen:
+                continue
+            seen.add((key, edge.value))
+            if not is_multiple(edge.value, tick.value):
+                where = f" for {key}" if key else ""
+                shown = show(tick.value, tick.type)
+                ctx.warn(
+                    "RL0414",
+                    f"band edge {_num(edge.value)}{where} of table `{t.name}` is not a whole number of ticks ({shown})",
+                    cell.span,
+                    hint=f"sizes step by {shown}: no size lies exactly on this edge; check the edge or the tick",
+                )
 
 
 def _band_edge(ctx: Context, cell: nodes.Cell, key_dim: Dim | None, allow_inf: bool) -> Decimal | bool | None:
@@ -421,4 +479,25 @@ def merge_parts(ctx: Context, parts: list[nodes.Table], checked: list[ir.TableDe
             tiers.append((key, key_tiers))
     if not ok:
         return None
-    return attrs.evolve(first, tiers=tuple(tiers))
+    return attrs.evolve(first, tiers=tuple(tiers), tick=_merged_tick(ctx, parts, checked))
+
+
+def _merged_tick(ctx: Context, parts: list[nodes.Table], checked: list[ir.TableDecl | None]) -> ir.Tick | None:
+    """The tick of a table split across files: the parts that declare one must agree; the others take it."""
+    declared = [(part, table.tick) for part, table in zip(parts, checked, strict=True) if table and table.tick]
+    if not declared:
+        return None
+    owner, tick = declared[0]
+    for part, other in declared[1:]:
+        if other.value != tick.value:
+            ctx.error(
+                "RL0413",
+                f"this part of table `{part.name}` declares tick {show(other.value, other.type)}, but its part at "
+                f"line {owner.name_span.line} of {owner.name_span.source.path} declares {show(tick.value, tick.type)}",
+                other.span,
+                hint="declare the tick once, or the same tick in every part",
+            )
+    for part, table in zip(parts, checked, strict=True):
+        if table is not None and table.tick is None:
+            check_edges_on_tick(ctx, part, tick)
+    return tick

@@ -124,6 +124,13 @@ class TableWriter:
             if t.lower_inclusive
             else _("a size on a band's upper edge belongs to that band (from < size ≤ to)")
         )
+        if t.tick is not None:
+            step = self.loc.value(t.tick.value, t.tick.type)
+            rule = (
+                _("{rule}; sizes step by {tick}, the smallest step the exchange distinguishes")
+                .replace("{rule}", rule)
+                .replace("{tick}", step)
+            )
         notes: list[str] = []
         groups = []
         rtiers = runtime.table_tiers(t)

@@ -13,11 +13,12 @@ Where the cases go:
   at, and one tick above its right side.
 
 The tick of a table is the one given for it (``--tick brackets=0.01``), else
-the one given for all, else one unit in the smallest decimal place of its
-band edges (edges 0, 50_000, 250_000: 1; edges 0, 0.5: 0.1). The tick of a
-level comparison is the one given (``--level-tick``), else one unit in the
-last decimal place of the threshold's value as shown (70 % → 1 %; 66.67 % →
-0.01 %; 0 USDT → 1 USDT). Each case changes one input of the base account
+the one given for all, else the table's declared ``tick``, else one unit in
+the smallest decimal place of its band edges (edges 0, 50_000, 250_000: 1;
+edges 0, 0.5: 0.1). The tick of a level comparison is the one given
+(``--level-tick``), else the ladder's declared ``tick`` when the comparison is
+in its unit, else one unit in the last decimal place of the threshold's value
+as shown (70 % → 1 %; 66.67 % → 0.01 %; 0 USDT → 1 USDT). Each case changes one input of the base account
 (see :mod:`rulelang.regress.measure`); a record's collection holds that one
 record only, with the table's key set.
 """
@@ -34,6 +35,7 @@ import attrs
 
 from rulelang import ir
 from rulelang.api import Ruleset
+from rulelang.check.ladders import compared_type, comparisons
 from rulelang.display import plain, show
 from rulelang.regress.measure import Meter, reach
 from rulelang.types import BoolType, EnumType, NumType
@@ -93,22 +95,8 @@ def thresholds(rs: ir.Ruleset) -> list[Threshold]:
     for lad in rs.ladders:
         for rung in lad.rungs:
             if rung.cond is not None:
-                out.extend(Threshold(lad.name, rung.name, c) for c in _compares(rung.cond, defs, set()))
+                out.extend(Threshold(lad.name, rung.name, c) for c in comparisons(rung.cond, defs, set()))
     return out
-
-
-def _compares(e: ir.Expr, defs: Mapping[str, ir.Definition], seen: set[str]) -> Iterator[ir.Compare]:
-    match e:
-        case ir.Compare() if e.op in ("<", "<=", ">", ">=") and isinstance(e.left.type, NumType):
-            yield e
-        case ir.Logic():
-            yield from _compares(e.left, defs, seen)
-            yield from _compares(e.right, defs, seen)
-        case ir.Not():
-            yield from _compares(e.operand, defs, seen)
-        case ir.DefRef() if e.name not in seen:
-            seen.add(e.name)
-            yield from _compares(defs[e.name].expr, defs, seen)
 
 
 # ----------------------------------------------------------------- ticks
@@ -125,12 +113,23 @@ def places_tick(values: list[Decimal]) -> Decimal:
 
 
 def table_tick(table: ir.TableDecl, ticks: Mapping[str, Decimal], default: Decimal | None) -> Decimal:
+    """``--tick TABLE=TICK``, else ``--tick TICK``, else the declared tick, else the edges' smallest place."""
     if table.name in ticks:
         return ticks[table.name]
     if default is not None:
         return default
+    if table.tick is not None:
+        return table.tick.value
     edges = [x for _, tiers in table.tiers for t in tiers for x in (t.lower, t.upper) if x is not None]
     return places_tick(edges)
+
+
+def declared_level_tick(ladder: ir.Ladder, c: ir.Compare) -> Decimal | None:
+    """The ladder's declared tick when comparison ``c`` is in its unit, else None."""
+    t = compared_type(c)
+    if ladder.tick is None or t is None or t.dim != ladder.tick.type.dim:
+        return None
+    return ladder.tick.value
 
 
 def level_tick(value: Decimal, t: object) -> Decimal:
@@ -286,7 +285,12 @@ class Generator:
         if not isinstance(right, Decimal):
             self.skipped.append(f"{owner}: cannot be evaluated on the base account; no cases")
             return
-        tick = self.level_tick if self.level_tick is not None else level_tick(right, c.right.type)
+        tick = self.level_tick
+        if tick is None:
+            ladder = next(lad for lad in self.rs.ir.ladders if lad.name == th.ladder)
+            tick = declared_level_tick(ladder, c)
+        if tick is None:
+            tick = level_tick(right, c.right.type)
         left_text = c.left.span.text if c.left.span is not None else "the left side"
         drivers = meter.drivers(gap)
         single = {k: v[:1] if isinstance(v, list) else v for k, v in data.items()}

@@ -262,6 +262,7 @@ class Builder(Transformer[Token, Any]):
             bands=bands,
             header=rows[0] if rows else None,
             rows=tuple(rows[1:]),
+            ticks=tuple(i for i in rest if isinstance(i, n.Tick)),
             meta=self._meta_of(rest),
             name_span=self._tok(name),
             span=self._span(meta),
@@ -304,14 +305,16 @@ class Builder(Transformer[Token, Any]):
     def until(self, items: list[Any]) -> tuple[str, Any]:
         return ("until", items[0])
 
-    def tick(self, items: list[Any]) -> tuple[str, Any]:
-        return ("tick", items[0])
+    @v_args(meta=True)
+    def tick_line(self, meta: Any, items: list[Any]) -> n.Tick:
+        return n.Tick(value=items[0], span=self._span(meta))
 
     @v_args(meta=True)
     def solve(self, meta: Any, items: list[Any]) -> n.Solve:
         names = [i for i in items if isinstance(i, Token)]
         type_ = next((i for i in items if isinstance(i, (n.UnitType, n.EnumType, n.ListType))), None)
-        parts: dict[str, Any] = dict(i for i in items if isinstance(i, tuple) and i[0] in ("vary", "until", "tick"))
+        parts: dict[str, Any] = dict(i for i in items if isinstance(i, tuple) and i[0] in ("vary", "until"))
+        ticks = [i.value for i in items if isinstance(i, n.Tick)]
         collection, name = (str(names[0]), names[1]) if len(names) == 2 else (None, names[0])
         vary = parts.get("vary")
         return n.Solve(
@@ -321,7 +324,7 @@ class Builder(Transformer[Token, Any]):
             vary=str(vary) if vary is not None else None,
             vary_span=self._tok(vary) if vary is not None else None,
             until=parts.get("until"),
-            tick=parts.get("tick"),
+            tick=ticks[-1] if ticks else None,
             meta=self._meta_of(items),
             name_span=self._tok(name),
             span=self._span(meta),
@@ -359,6 +362,7 @@ class Builder(Transformer[Token, Any]):
             name=str(name),
             rungs=tuple(rungs),
             otherwise=other,
+            ticks=tuple(i for i in rest if isinstance(i, n.Tick)),
             meta=self._meta_of(rest),
             name_span=self._tok(name),
             span=self._span(meta),
