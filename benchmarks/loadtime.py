@@ -1,11 +1,15 @@
 """Time parse + check + compile of a large ruleset: 500 symbols × 10 brackets.
 
 Input: a symbol and tier count. Output: a :class:`LoadTimes` with, per phase,
-the median over repetitions, measured two ways:
+the median over repetitions, measured three ways:
 
 - cold: a fresh Python process per repetition, so importing rulelang and lark
   and building the LALR grammar count, as they do for a command-line run;
-- warm: a second and later load in this process (grammar cached).
+- warm: a second and later load in this process (grammar cached);
+- cached: ``rulelang.load`` from the persistent cache (:mod:`rulelang.cache`) in a
+  fresh process per repetition, after one process that stored the entry; timed
+  from after ``import rulelang`` (timed on its own) until the compiled function
+  is ready.
 
 The ruleset text is generated into a temporary directory; it has the shape of
 ``rulesets/bench/account.rules`` (positions, a bracket table per symbol, a
@@ -117,6 +121,22 @@ print(json.dumps({"import": t1 - t0, "grammar": t2 - t1, "parse_check": t3 - t2,
 """
 
 
+# Runs in a fresh interpreter whose RULELANG_CACHE_DIR already holds the entry.
+_CACHED = """\
+import json, sys, time
+t0 = time.perf_counter()
+import rulelang
+t1 = time.perf_counter()
+rs = rulelang.load(sys.argv[1])
+t2 = time.perf_counter()
+rs.compiled
+t3 = time.perf_counter()
+result = rs.evaluate(json.loads(sys.argv[2]))
+print(json.dumps({"import": t1 - t0, "load": t2 - t1, "compile": t3 - t2, "lark": "lark" in sys.modules,
+                  "margin_ratio": str(result["margin_ratio"])}))
+"""
+
+
 @attrs.frozen
 class LoadTimes:
     symbols: int
@@ -127,16 +147,26 @@ class LoadTimes:
     cold: dict[str, float]  # phase -> median seconds; "total" = import + grammar + parse_check + compile
     cold_process_wall: float  # median wall time of the whole subprocess, interpreter start-up included
     warm: dict[str, float]  # phase -> median seconds; "total" = parse_check + compile
-    margin_ratio: str  # of the sample account: the cold and warm loads must agree
+    margin_ratio: str  # of the sample account: the cold, warm and cached loads must agree
+    cached_repeats: int = 0
+    # phase -> median seconds: "import", "load" (rulelang.load), "compile" (the compiled function
+    # ready), "total" = load + compile; "store" is the first load, which checks and writes the entry
+    cached: dict[str, float] = attrs.field(factory=dict)
+    cached_imports_lark: bool = False  # whether a load from the cache imported the parser
 
     def to_json(self) -> dict[str, object]:
         return attrs.asdict(self)
 
 
-def _cold(path: str, account: str, repeats: int) -> tuple[dict[str, float], float, str]:
+def _env() -> dict[str, str]:
     env = dict(os.environ)
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+def _cold(path: str, account: str, repeats: int) -> tuple[dict[str, float], float, str]:
+    env = _env()
     runs: list[dict[str, float]] = []
     walls: list[float] = []
     ratio = ""
@@ -153,6 +183,30 @@ def _cold(path: str, account: str, repeats: int) -> tuple[dict[str, float], floa
         got["total"] = sum(got.values())
         runs.append(got)
     return _medians(runs), statistics.median(walls), ratio
+
+
+def _cached(path: str, account: str, repeats: int) -> tuple[dict[str, float], bool, str]:
+    with tempfile.TemporaryDirectory(prefix="rulelang-bench-cache-") as folder:
+        env = _env()
+        env["RULELANG_CACHE_DIR"] = folder
+        env.pop("RULELANG_CACHE", None)
+        runs: list[dict[str, float]] = []
+        lark = False
+        ratio = ""
+        for n in range(repeats + 1):  # the first stores the entry
+            out = subprocess.run(
+                [sys.executable, "-c", _CACHED, path, account], env=env, capture_output=True, text=True, check=False
+            )
+            if out.returncode != 0:
+                raise RuntimeError(f"the cached load failed:\n{out.stderr}")
+            got = json.loads(out.stdout)
+            ratio = got.pop("margin_ratio")
+            if n == 0:
+                store = got["load"] + got["compile"]
+                continue
+            lark = lark or got.pop("lark")
+            runs.append({k: v for k, v in got.items() if k != "lark"} | {"total": got["load"] + got["compile"]})
+    return _medians(runs) | {"store": store}, lark, ratio
 
 
 def _warm(path: str, account: dict[str, object], repeats: int) -> tuple[dict[str, float], str]:
@@ -184,7 +238,9 @@ def _medians(runs: Sequence[dict[str, float]]) -> dict[str, float]:
     return {k: statistics.median(r[k] for r in runs) for k in runs[0]}
 
 
-def measure(symbols: int = 500, tiers: int = 10, cold_repeats: int = 3, warm_repeats: int = 5) -> LoadTimes:
+def measure(
+    symbols: int = 500, tiers: int = 10, cold_repeats: int = 3, warm_repeats: int = 5, cached_repeats: int = 5
+) -> LoadTimes:
     """Generate the ruleset in a temporary directory and time its loads."""
     text = ruleset_text(symbols, tiers)
     account = sample_account(symbols)
@@ -194,8 +250,9 @@ def measure(symbols: int = 500, tiers: int = 10, cold_repeats: int = 3, warm_rep
             fh.write(text)
         cold, wall, cold_ratio = _cold(path, json.dumps(account), cold_repeats)
         warm, warm_ratio = _warm(path, account, warm_repeats)
-    if Decimal(cold_ratio) != Decimal(warm_ratio):
-        raise RuntimeError(f"the cold and warm loads disagree: {cold_ratio} != {warm_ratio}")
+        cached, lark, cached_ratio = _cached(path, json.dumps(account), cached_repeats)
+    if not Decimal(cold_ratio) == Decimal(warm_ratio) == Decimal(cached_ratio):
+        raise RuntimeError(f"the cold, warm and cached loads disagree: {cold_ratio}, {warm_ratio}, {cached_ratio}")
     return LoadTimes(
         symbols=symbols,
         tiers=tiers,
@@ -206,4 +263,7 @@ def measure(symbols: int = 500, tiers: int = 10, cold_repeats: int = 3, warm_rep
         cold_process_wall=wall,
         warm=warm,
         margin_ratio=warm_ratio,
+        cached_repeats=cached_repeats,
+        cached=cached,
+        cached_imports_lark=lark,
     )

@@ -100,6 +100,10 @@ def _ms(seconds: float) -> str:
     return f"{seconds * 1000:,.0f} ms"
 
 
+def _ms1(seconds: float) -> str:
+    return f"{seconds * 1000:,.1f} ms"
+
+
 def markdown(r: dict[str, Any]) -> str:
     """Render a result document as Markdown."""
     m, cfg = r["machine"], r["config"]
@@ -190,4 +194,21 @@ def markdown(r: dict[str, Any]) -> str:
             f"| compile (IR → Python function) | {_ms(cold['compile'])} | {_ms(warm['compile'])} |",
             f"| **total** | **{_ms(cold['total'])}** | **{_ms(warm['total'])}** |",
         ]
+        cached = load.get("cached")
+        if cached:
+            lines += [
+                "",
+                f"From the persistent cache (`rulelang.load`, `rulelang/cache.py`): a fresh process per load "
+                f"(median of {load['cached_repeats']}), after a first process that checked the ruleset and "
+                f"stored it ({_ms(cached['store'])}). The parser "
+                + ("was" if load.get("cached_imports_lark") else "was not")
+                + " imported.",
+                "",
+                "| phase | cached |",
+                "|---|---:|",
+                f"| import rulelang | {_ms1(cached['import'])} |",
+                f"| `rulelang.load` (read the entry) | {_ms1(cached['load'])} |",
+                f"| compiled function ready | {_ms1(cached['compile'])} |",
+                f"| **total** (load + compiled, after the import) | **{_ms1(cached['total'])}** |",
+            ]
     return "\n".join(lines) + "\n"

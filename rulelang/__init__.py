@@ -10,6 +10,8 @@ Typical use::
     print(rules.explain({...}, "maintenance_margin_btc").to_text())
 """
 
+from typing import TYPE_CHECKING, Any
+
 from rulelang.api import Ruleset, load
 from rulelang.errors import (
     Diagnostic,
@@ -19,8 +21,20 @@ from rulelang.errors import (
     RulesetError,
     Severity,
 )
-from rulelang.explain import Explanation
 from rulelang.results import LevelResult, Result
+
+if TYPE_CHECKING:
+    from rulelang.explain import Explanation
+
+
+def __getattr__(name: str) -> Any:
+    # ``explain`` (and the interpreter it brings) is imported when first asked for, not by
+    # ``import rulelang``: evaluating with the compiled code never needs it
+    if name == "Explanation":
+        from rulelang.explain import Explanation
+
+        return Explanation
+    raise AttributeError(f"module 'rulelang' has no attribute {name!r}")
 
 
 def render_docs(paths: list[str], out_dir: str, fmt: str = "html", lang: str = "en") -> list[str]:

@@ -5,83 +5,141 @@ with every diagnostic) and compiles it; the returned :class:`Ruleset`
 evaluates accounts with the compiled evaluator and explains them with the
 reference interpreter, which is also the oracle the compiled code is tested
 against.
+
+The checker (and its parser, lark), the interpreter and ``explain`` are
+imported when first used: a ruleset loaded from the cache and evaluated with
+the compiled code never needs them.
 """
 
 from __future__ import annotations
 
 import decimal
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
-from rulelang import ir, runtime
-from rulelang.backends.codegen import CompiledFunction
-from rulelang.backends.interpreter import Interpreter
-from rulelang.check import check_file
+from rulelang import ir as _ir
+from rulelang import runtime
+from rulelang.backends.codegen import Artifact, CompiledFunction
 from rulelang.errors import Diagnostic, EvaluationError, InputError
-from rulelang.explain import Explanation, build_explanation
-from rulelang.inputs import Account, Validator, parse_param
-from rulelang.results import LevelResult, RecordValues, Result
+from rulelang.inputs import Account, Collections, Scalars, Validator, parse_param
+from rulelang.results import LevelResult, Result, Shape
+
+if TYPE_CHECKING:
+    from rulelang.backends.interpreter import Interpreter
+    from rulelang.explain import Explanation
+
+_compiled_result = Result.compiled
+_getcontext = decimal.getcontext
+_setcontext = decimal.setcontext
+_CONTEXT = runtime.CONTEXT
+#: what compiled code raises where the ruleset is not defined for an account (TypeError:
+#: arithmetic on a solve that found no value); the interpreter then says where
+_FAILURES = (ArithmeticError, TypeError, runtime.TierError, runtime.EmptyError)
 
 
 class Ruleset:
     """A checked and compiled ruleset."""
 
-    def __init__(self, checked: ir.Ruleset, warnings: list[Diagnostic]) -> None:
-        self.ir = checked
+    def __init__(self, checked: _ir.Ruleset, warnings: list[Diagnostic]) -> None:
+        self._ir: _ir.Ruleset | None = checked
+        self._rest: Callable[[], _ir.Ruleset] | None = None
+        self._artifact: Artifact | None = None
+        self._setup(checked, warnings)
+
+    @classmethod
+    def restored(
+        cls,
+        summary: _ir.Ruleset,
+        warnings: list[Diagnostic],
+        full: Callable[[], _ir.Ruleset],
+        artifact: Artifact | None,
+    ) -> Ruleset:
+        """A ruleset as a cache keeps it (see :mod:`rulelang.cache`).
+
+        ``summary`` is its IR without what evaluating needs not (tables, examples),
+        ``artifact`` its compiled function as data (None: compile again), and
+        ``full()`` reads the whole IR, when something first asks for :attr:`ir`.
+        """
+        self = cls.__new__(cls)
+        self._ir = None
+        self._rest = full
+        self._artifact = artifact
+        self._setup(summary, warnings)
+        return self
+
+    def _setup(self, summary: _ir.Ruleset, warnings: list[Diagnostic]) -> None:
+        self._summary = summary
         self.warnings = tuple(warnings)
-        self.validator = Validator(checked)
+        self.validator = Validator(summary)
         self._interpreter: Interpreter | None = None
         self._compiled: CompiledFunction | None = None
-        self._global_names = tuple(d.name for d in checked.definitions if d.collection is None)
-        self._record_defs = tuple((d.collection, d.name) for d in checked.definitions if d.collection is not None)
-        self._colls = tuple(i.name for i in checked.inputs if i.fields is not None)
-        self._default_params = {p.name: p.value for p in checked.params}
-        self._param_order = tuple(p.name for p in checked.params)
-        self._ladders = checked.ladders
-        # one LevelResult per rung, made once: results share them
-        self._level_results = tuple(
-            tuple(LevelResult(lad.name, r.name, r.actions) for r in lad.rungs) for lad in checked.ladders
+        self._default_params = {p.name: p.value for p in summary.params}
+        self._param_order = tuple(p.name for p in summary.params)
+        self._default_ptuple = tuple(self._default_params[n] for n in self._param_order)
+        record_defs = tuple((d.collection, d.name) for d in summary.definitions if d.collection is not None)
+        self._shape: Shape = (
+            tuple(d.name for d in summary.definitions if d.collection is None),
+            # per collection: the positions of its per-record definitions in the compiled output, and their names
+            tuple(
+                (
+                    c.name,
+                    tuple(k for k, (coll, _) in enumerate(record_defs) if coll == c.name),
+                    tuple(name for coll, name in record_defs if coll == c.name),
+                )
+                for c in summary.inputs
+                if c.fields is not None
+            ),
+            # per ladder, one LevelResult per rung, made once: results share them
+            tuple(
+                (lad.name, tuple(LevelResult(lad.name, r.name, r.actions) for r in lad.rungs))
+                for lad in summary.ladders
+            ),
         )
-        self._ladder_names = tuple(lad.name for lad in checked.ladders)
-        # per collection: the positions of its per-record definitions in the compiled output, and their names
-        self._record_layout = tuple(
-            (
-                c,
-                tuple(k for k, (coll, _) in enumerate(self._record_defs) if coll == c),
-                tuple(name for coll, name in self._record_defs if coll == c),
-            )
-            for c in self._colls
-        )
-        self._default_ptuple: tuple[ir.Value, ...] | None = None
+        # the hot path's callables, bound on first use
+        self._read: Callable[[object], tuple[Scalars, Collections] | None] | None = None
+        self._generated: Callable[[Any, Any, Any], Any] | None = None
+
+    @property
+    def ir(self) -> _ir.Ruleset:
+        """The checked ruleset (from a cache: read in full on first use)."""
+        if self._ir is None:
+            assert self._rest is not None
+            self._ir = self._rest()
+        return self._ir
 
     @property
     def name(self) -> str:
-        return self.ir.header.name
+        return self._summary.header.name
 
     @property
     def interpreter(self) -> Interpreter:
         if self._interpreter is None:
+            from rulelang.backends.interpreter import Interpreter
+
             self._interpreter = Interpreter(self.ir)
         return self._interpreter
 
     @property
     def compiled(self) -> CompiledFunction:
         if self._compiled is None:
-            self._compiled = CompiledFunction(self.ir)
+            if self._artifact is not None:
+                self._compiled = CompiledFunction.restore(self.name, self._artifact)
+            else:
+                self._compiled = CompiledFunction(self.ir)
         return self._compiled
 
     # ------------------------------------------------------------ parameters
-    def params(self, overrides: Mapping[str, Any] | None = None, profile: str | None = None) -> dict[str, ir.Value]:
+    def params(self, overrides: Mapping[str, Any] | None = None, profile: str | None = None) -> dict[str, _ir.Value]:
         """Every parameter's value: the file's, then the profile's, then ``overrides``."""
         values = dict(self._default_params)
         if profile is not None:
-            prof = next((p for p in self.ir.profiles if p.name == profile), None)
+            prof = next((p for p in self._summary.profiles if p.name == profile), None)
             if prof is None:
-                names = ", ".join(p.name for p in self.ir.profiles) or "none"
+                names = ", ".join(p.name for p in self._summary.profiles) or "none"
                 raise InputError([("profile", f"unknown profile `{profile}` (this ruleset has: {names})")], "params")
             values.update(prof.values)
         for name, value in (overrides or {}).items():
-            values[name] = parse_param(self.ir, name, value)
+            values[name] = parse_param(self._summary, name, value)
         return values
 
     # ------------------------------------------------------------ evaluation
@@ -96,35 +154,49 @@ class Ruleset:
         record: str | None = None,
     ) -> Result:
         """Evaluate one account with the compiled evaluator."""
-        account = self.validator.validate(data, record)
+        # the generated reader takes a plainly valid account; anything else goes to the
+        # validator, which accepts what the reader did not try and names every problem
+        got = (self._read or self._bind())(data)
+        if got is None:
+            account = self.validator.validate_all(data, record)
+            got = account.scalars, account.collections
         if params is None and profile is None:
-            if self._default_ptuple is None:
-                self._default_ptuple = tuple(self._default_params[n] for n in self._param_order)
-            return self._run(account, self._default_ptuple, self._default_params)
-        return self.evaluate_account(account, self.params(params, profile))
+            return self._run(got[0], got[1], self._default_ptuple, self._default_params)
+        values = self.params(params, profile)
+        return self._run(got[0], got[1], tuple(values[n] for n in self._param_order), values)
 
-    def evaluate_account(self, account: Account, params: Mapping[str, ir.Value]) -> Result:
+    def evaluate_account(self, account: Account, params: Mapping[str, _ir.Value]) -> Result:
         """Evaluate an already validated account with every parameter's value given."""
-        return self._run(account, tuple(params[n] for n in self._param_order), params)
+        return self._run(account.scalars, account.collections, tuple(params[n] for n in self._param_order), params)
 
-    def _run(self, account: Account, ptuple: tuple[ir.Value, ...], params: Mapping[str, ir.Value]) -> Result:
+    def _bind(self) -> Callable[[object], tuple[Scalars, Collections] | None]:
+        self._generated = self.compiled.evaluate
+        self._read = self.validator.fast
+        return self._read
+
+    def _run(
+        self,
+        scalars: Scalars,
+        collections: Collections,
+        ptuple: tuple[_ir.Value, ...],
+        params: Mapping[str, _ir.Value],
+    ) -> Result:
+        generated = self._generated or self.compiled.evaluate
+        # The evaluation's decimal context is set and restored by hand: ``localcontext`` copies
+        # the context on every call, which cost a tenth of an evaluation. The compiled code
+        # never changes the context, so every evaluation can share runtime.CONTEXT.
+        saved = _getcontext()
+        _setcontext(_CONTEXT)
         try:
-            with decimal.localcontext(runtime.CONTEXT):
-                globals_, records, levels = self.compiled.evaluate(account.scalars, account.collections, ptuple)
-        except (ArithmeticError, TypeError, runtime.TierError, runtime.EmptyError):
-            # TypeError: arithmetic on a solve that found no value
+            output = generated(scalars, collections, ptuple)
+        except _FAILURES:
             # the compiled code only knows that something failed; the interpreter says where
-            self.interpreter.run(account, params)
+            _setcontext(saved)
+            self.interpreter.run(Account(scalars, collections), params)
             raise EvaluationError("internal error: the compiled and reference evaluators disagree", None) from None
-        # no strict zips here: the generated code returns exactly these shapes, and this is the hot path
-        return Result(
-            values=dict(zip(self._global_names, globals_)),  # noqa: B905
-            records=RecordValues(self._record_layout, records, tuple(map(len, account.collections))),
-            levels={
-                name: results[i]
-                for name, results, i in zip(self._ladder_names, self._level_results, levels)  # noqa: B905
-            },
-        )
+        finally:
+            _setcontext(saved)
+        return _compiled_result(self._shape, output, collections)
 
     def evaluate_batch(
         self, table: Any, params: Mapping[str, Any] | None = None, profile: str | None = None, **options: Any
@@ -153,6 +225,8 @@ class Ruleset:
         profile: str | None = None,
     ) -> Explanation:
         """Explain how ``name`` (a definition or ladder; all when None) was computed."""
+        from rulelang.explain import build_explanation
+
         account = self.validator.validate(data)
         values = self.params(params, profile)
         result, steps, ladder_steps = self.interpreter.run(account, values, trace=True)
@@ -167,9 +241,9 @@ def load(path: str, text: str | None = None, imports: Mapping[str, str] | None =
     unless ``cache`` is False.
     """
     if text is None and cache:
-        from rulelang.cache import load_checked
+        from rulelang.cache import load_ruleset
 
-        checked, warnings = load_checked(path, imports)
-    else:
-        checked, warnings = check_file(path, text, imports)
-    return Ruleset(checked, warnings)
+        return load_ruleset(path, imports)
+    from rulelang.check import check_file
+
+    return Ruleset(*check_file(path, text, imports))

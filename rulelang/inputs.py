@@ -11,6 +11,7 @@ text, never through a binary float.
 from __future__ import annotations
 
 import decimal
+import itertools
 import math
 import operator
 from collections.abc import Callable, Mapping, Sequence
@@ -132,6 +133,168 @@ def _converter(t: Type, bound: ir.Bound | None) -> Callable[[object], ir.Value]:
     raise AssertionError(t)
 
 
+# ----------------------------------------------------------------- the fast path
+#
+# Validating an account the general way (a converter call per field, every problem collected)
+# cost as much as evaluating it. Each ruleset gets, besides, one generated function that reads a
+# *valid* account in straight-line code: a dict subscript per field, ``Decimal(text)``, and the
+# finiteness, 10^±100 range and bound checks folded into one chained comparison of decimals
+# (exact: no rounding takes part). It gives up (returns None) at the first thing it does not
+# accept, and the general path then reads the account again and names every problem, so every
+# message is the general path's. It accepts only what the general path accepts; anything
+# unusual (a Mapping that is not a dict, a tuple of records, "true" for a bool, a subclass of
+# str for a text) takes the general path; tests/test_fast_paths.py holds the two side by side.
+# As in the compiled evaluator, no account or ruleset text enters the source: keys,
+# enumerations, defaults and limits are passed in the function's namespace.
+
+#: the smallest and the first too large magnitude of a non-zero account number
+_LOWEST = Decimal(f"1e-{MAX_MAGNITUDE}")
+_TOO_LARGE = Decimal(f"1e{MAX_MAGNITUDE + 1}")
+
+
+def _from_float(v: float) -> Decimal:
+    return Decimal(repr(v))  # a non-finite float reads as NaN or Infinity, which the checks refuse
+
+
+#: how each exact type of number is read (a bool, a Decimal subclass, ... are not here: general path)
+_NUMBER_READERS: dict[type, Callable[[Any], Decimal]] = {
+    str: Decimal,
+    int: Decimal,
+    Decimal: Decimal,  # Decimal(d) is d itself
+    float: _from_float,
+}
+
+#: a bound's operator as generated source (only these: no text of the ruleset enters the source)
+_CMP_TEXT = {">=": ">=", ">": ">", "<=": "<=", "<": "<", "==": "==", "!=": "!="}
+
+Scalars = tuple[ir.Value, ...]
+Collections = tuple[tuple[tuple[ir.Value, ...], ...], ...]
+FastReader = Callable[[object], tuple[Scalars, Collections] | None]
+
+
+class _ReaderGen:
+    """Write the fast reader of one ruleset's inputs (see above) as Python source over namer names."""
+
+    def __init__(self) -> None:
+        self.ns: dict[str, Any] = {
+            "_num": _NUMBER_READERS,
+            "_lo": _LOWEST,
+            "_hi": _TOO_LARGE,
+            "_nlo": -_LOWEST,
+            "_nhi": -_TOO_LARGE,
+            "_dict": dict,
+            "_list": list,
+            "_str": str,
+            "_bool": bool,
+            "_tuple": tuple,
+            "_type": type,
+        }
+        self.lines: list[str] = []
+        self.count = itertools.count()
+
+    def const(self, value: object) -> str:
+        name = f"_k{next(self.count)}"
+        self.ns[name] = value
+        return name
+
+    def emit(self, depth: int, line: str) -> None:
+        self.lines.append("    " * depth + line)
+
+    def field(self, depth: int, source: str, decl: ir.InputDecl | ir.FieldDecl, var: str) -> None:
+        """Read ``decl`` from the dict ``source`` into ``var``; return None if it is not plainly valid."""
+        key = self.const(decl.name)
+        t = decl.type
+        if decl.has_default:
+            # missing or null: the default (as the general path)
+            self.emit(depth, f"_v = {source}.get({key})")
+            self.emit(depth, "if _v is None:")
+            self.emit(depth + 1, f"{var} = {self.const(decl.default)}")
+            self.emit(depth, "else:")
+            depth += 1
+            value = "_v"
+        else:
+            value = f"{source}[{key}]"  # a KeyError (missing) gives up
+        if isinstance(t, NumType):
+            if value != "_v":
+                self.emit(depth, f"_v = {value}")
+            self.emit(depth, f"{var} = _num[_type(_v)](_v)")
+            self.emit(depth, f"if not ({self.number_check(var, decl.bound)}):")
+            self.emit(depth + 1, "return None")
+        elif isinstance(t, EnumType):
+            # a dict of the allowed texts: anything else (another text, a number, a list) is a KeyError or TypeError
+            self.emit(depth, f"{var} = {self.const({v: v for v in t.values})}[{value}]")
+        elif isinstance(t, TextType):
+            self.emit(depth, f"{var} = {value}")
+            self.emit(depth, f"if _type({var}) is not _str:")
+            self.emit(depth + 1, "return None")
+        elif isinstance(t, BoolType):
+            self.emit(depth, f"{var} = {value}")
+            self.emit(depth, f"if _type({var}) is not _bool:")
+            self.emit(depth + 1, "return None")
+        else:
+            raise AssertionError(t)
+
+    def number_check(self, var: str, bound: ir.Bound | None) -> str:
+        """A condition that holds only for a finite decimal within 10^±MAX_MAGNITUDE (or 0) meeting ``bound``.
+
+        A NaN makes the comparisons raise (or be false): either way the reader gives up.
+        """
+        positive = f"_lo <= {var} < _hi"
+        in_range = f"not {var} or {positive} or _nhi < {var} <= _nlo"
+        if bound is None:
+            return in_range
+        if bound.bound == 0 and bound.op == ">":
+            return positive
+        if bound.bound == 0 and bound.op == ">=":
+            return f"not {var} or {positive}"
+        return f"({in_range}) and {var} {_CMP_TEXT[bound.op]} {self.const(bound.bound)}"
+
+    def function(self, ruleset: ir.Ruleset) -> str:
+        emit = self.emit
+        emit(0, "def read(_data):")
+        emit(1, "if _type(_data) is not _dict:")
+        emit(2, "return None")
+        emit(1, "try:")
+        scalars: list[str] = []
+        colls: list[str] = []
+        for n, decl in enumerate(ruleset.inputs):
+            if decl.fields is None:
+                var = f"_s{n}"
+                self.field(2, "_data", decl, var)
+                scalars.append(var)
+                continue
+            rows, var = f"_l{n}", f"_c{n}"
+            emit(2, f"_raw = _data[{self.const(decl.name)}]")
+            emit(2, "if _type(_raw) is not _list:")
+            emit(3, "return None")
+            emit(2, f"{rows} = []")
+            emit(2, "for _r in _raw:")
+            emit(3, "if _type(_r) is not _dict:")
+            emit(4, "return None")
+            names = [f"_f{k}" for k in range(len(decl.fields))]
+            for fdecl, fvar in zip(decl.fields, names, strict=True):
+                self.field(3, "_r", fdecl, fvar)
+            emit(3, f"{rows}.append(({''.join(f'{v}, ' for v in names)}))")
+            emit(2, f"{var} = _tuple({rows})")
+            colls.append(var)
+        emit(1, "except Exception:")
+        emit(2, "return None  # the general path says what is wrong")
+        emit(1, f"return ({''.join(f'{v}, ' for v in scalars)}), ({''.join(f'{v}, ' for v in colls)})")
+        return "\n".join(self.lines) + "\n"
+
+
+def fast_reader(ruleset: ir.Ruleset) -> FastReader:
+    """The generated reader of valid accounts: ``read(data)`` is ``(scalars, collections)``, or None."""
+    gen = _ReaderGen()
+    source = gen.function(ruleset)
+    namespace: dict[str, Any] = dict(gen.ns)
+    namespace["__builtins__"] = {"Exception": Exception}
+    exec(compile(source, f"<rulelang reader {ruleset.header.name}>", "exec"), namespace)
+    reader: FastReader = namespace["read"]
+    reader.source = source  # type: ignore[attr-defined]  # for tests and curious readers
+    return reader
+
+
 @attrs.frozen
 class Account:
     """Validated inputs: scalars in declaration order; each collection as a list of field tuples."""
@@ -154,9 +317,25 @@ class Validator:
                 self.scalars.append((i.name, _converter(i.type, i.bound), i))
             else:
                 self.collections.append((i.name, [(f.name, _converter(f.type, f.bound), f) for f in i.fields]))
+        self._ruleset = ruleset
+        self._fast: FastReader | None = None
+
+    @property
+    def fast(self) -> FastReader:
+        """The generated reader of plainly valid accounts (made on first use)."""
+        if self._fast is None:
+            self._fast = fast_reader(self._ruleset)
+        return self._fast
 
     def validate(self, data: Mapping[str, Any], record: str | None = None) -> Account:
         """Return the account's exact values, or raise :class:`InputError` listing every problem."""
+        got = (self._fast or self.fast)(data)
+        if got is None:
+            return self.validate_all(data, record)
+        return Account(*got)
+
+    def validate_all(self, data: Mapping[str, Any], record: str | None = None) -> Account:
+        """:meth:`validate` the general way: any mapping and sequence, every problem found and named."""
         if type(data) is not dict and not isinstance(data, Mapping):  # the exact check first: it is cheap
             raise InputError([("(account)", f"expected an object with the inputs, got {type(data).__name__}")], record)
         problems: list[tuple[str, str]] = []

@@ -1,6 +1,6 @@
 """What an evaluation returns: every named value, per-record values, the levels.
 
-Results are attrs objects; :meth:`Result.to_json` gives plain JSON with every
+Results are immutable; :meth:`Result.to_json` gives plain JSON with every
 decimal as a string, so no binary float ever carries a figure.
 """
 
@@ -93,18 +93,115 @@ class LevelResult:
         return {"level": self.level, "actions": list(self.actions)}
 
 
-@attrs.frozen
+#: what the compiled evaluator knows once per ruleset to make its output a :class:`Result`:
+#: the global definitions' names, per collection its per-record definitions (see
+#: :class:`RecordValues`), and per ladder its name and one :class:`LevelResult` per rung
+Shape = tuple[
+    tuple[str, ...],
+    tuple[tuple[str, tuple[int, ...], tuple[str, ...]], ...],
+    tuple[tuple[str, tuple[LevelResult, ...]], ...],
+]
+
+_new = object.__new__
+_set = object.__setattr__
+
+
 class Result:
     """The outcome of evaluating one account.
 
     ``values`` maps each global definition to its value; ``records`` maps each
     collection to one mapping per record holding its per-record definitions;
     ``levels`` maps each ladder to the level reached.
+
+    Immutable. A result of the compiled evaluator keeps the generated code's
+    output and makes these mappings when first read: a caller that reads one
+    figure, or none, does not pay for the rest.
     """
 
-    values: Mapping[str, Value]
-    records: Mapping[str, tuple[Mapping[str, Value], ...]]
-    levels: Mapping[str, LevelResult]
+    __slots__ = ("_levels", "_raw", "_records", "_values")
+
+    _values: Mapping[str, Value]
+    _records: Mapping[str, tuple[Mapping[str, Value], ...]]
+    _levels: Mapping[str, LevelResult]
+    _raw: tuple[Shape, tuple[tuple[Value, ...], tuple[list[Value], ...], tuple[int, ...]], tuple[Any, ...]] | None
+
+    def __init__(
+        self,
+        values: Mapping[str, Value],
+        records: Mapping[str, tuple[Mapping[str, Value], ...]],
+        levels: Mapping[str, LevelResult],
+    ) -> None:
+        _set(self, "_values", values)
+        _set(self, "_records", records)
+        _set(self, "_levels", levels)
+        _set(self, "_raw", None)
+
+    @classmethod
+    def compiled(
+        cls,
+        shape: Shape,
+        output: tuple[tuple[Value, ...], tuple[list[Value], ...], tuple[int, ...]],
+        collections: tuple[Any, ...],
+    ) -> Result:
+        """A result over the compiled code's ``output`` (globals, per-record columns, rung per ladder)."""
+        self = _new(cls)
+        _set(self, "_raw", (shape, output, collections))
+        return self
+
+    # The mappings, made from the raw output on first use (the slots are unset until then).
+    @property
+    def values(self) -> Mapping[str, Value]:
+        try:
+            return self._values
+        except AttributeError:
+            assert self._raw is not None
+            (names, _, _), (globals_, _, _), _ = self._raw
+            values = dict(zip(names, globals_, strict=True))
+            _set(self, "_values", values)
+            return values
+
+    @property
+    def records(self) -> Mapping[str, tuple[Mapping[str, Value], ...]]:
+        try:
+            return self._records
+        except AttributeError:
+            assert self._raw is not None
+            (_, layout, _), (_, columns, _), collections = self._raw
+            records = RecordValues(layout, columns, tuple(map(len, collections)))
+            _set(self, "_records", records)
+            return records
+
+    @property
+    def levels(self) -> Mapping[str, LevelResult]:
+        try:
+            return self._levels
+        except AttributeError:
+            assert self._raw is not None
+            (_, _, ladders), (_, _, rungs), _ = self._raw
+            levels = {name: results[i] for (name, results), i in zip(ladders, rungs, strict=True)}
+            _set(self, "_levels", levels)
+            return levels
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"a Result cannot be changed (tried to set {name!r})")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"a Result cannot be changed (tried to delete {name!r})")
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        assert isinstance(other, Result)
+        return (self.values, self.records, self.levels) == (other.values, other.records, other.levels)
+
+    __hash__ = None  # type: ignore[assignment]  # its mappings are not hashable
+
+    def __repr__(self) -> str:
+        return f"Result(values={self.values!r}, records={self.records!r}, levels={self.levels!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        records = {name: tuple(dict(r) for r in recs) for name, recs in self.records.items()}
+        return (Result, (dict(self.values), records, dict(self.levels)))
 
     def __getitem__(self, name: str) -> Value:
         if name in self.levels:

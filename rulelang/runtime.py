@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import bisect
 import decimal
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -174,31 +174,128 @@ def empty() -> Decimal:
     raise EmptyError
 
 
-def make_lookup(mode: str, tiers: dict[str, Tiers], column: str | None, grouped: bool) -> object:
-    """A closure for one lookup site of compiled code: ``f(size)`` or ``f(key, size)``.
+#: A table's bands as compiled code searches them: every key's lower and upper edges one
+#: key after another, each key's ``(first, end)`` positions, and whether lower edges are inclusive.
+FlatBands = tuple[tuple[Decimal, ...], tuple[Decimal, ...], dict[str, tuple[int, int]], bool]
 
-    A keyed table gets one specialised closure per key, so a lookup costs one
-    dict access more than an unkeyed one.
+
+class FlatTiers:
+    """Every tier set of a table, one key's bands after another's, for compiled code.
+
+    ``index(key, size)`` (``index(size)`` for a table without keys) finds the band of
+    ``size`` once, as a position in flat columns; compiled code then reads every column
+    it needs at that position (``bracket`` and ``lookup`` of the same key and size
+    share one search). It raises :class:`TierError` where :meth:`Tiers.index` or
+    :func:`group` would.
     """
+
+    def __init__(self, tiers: Mapping[str, Tiers]) -> None:
+        self.sets = [(key, t) for key, t in tiers.items() if t.lowers]  # a key with no tiers is an unknown key
+        lowers: list[Decimal] = []
+        uppers: list[Decimal] = []
+        spans: dict[str, tuple[int, int]] = {}
+        for key, t in self.sets:
+            spans[key] = (len(lowers), len(lowers) + len(t.lowers))
+            lowers.extend(t.lowers)
+            uppers.extend(t.uppers)
+        self.bands: FlatBands = (tuple(lowers), tuple(uppers), spans, all(t.lower_inclusive for _, t in self.sets))
+
+    def column(self, mode: str, column: str | None) -> tuple[Any, ...]:
+        """What a lookup of ``mode`` reads at each flat position (for ``bracket``: ``−cum``)."""
+        out: list[Any] = []
+        for _, t in self.sets:
+            n = len(t.lowers)
+            if mode == "tier":
+                out.extend(Decimal(i + 1) for i in range(n))
+                continue
+            assert column is not None
+            if mode in ("bracket", "progressive"):
+                cums = t.cums.get(column)
+                out.extend((None,) * n if cums is None else (c.copy_negate() for c in cums))
+            elif mode == "cum":
+                out.extend(t.cums.get(column, (None,) * n))
+            else:  # step, lookup: the column itself
+                out.extend(t.values[column])
+        return tuple(out)
+
+    def index(self, grouped: bool) -> Callable[..., int]:
+        return band_index(self.bands, grouped)
+
+    def lookup(self, mode: str, column: str | None, grouped: bool) -> Callable[..., Any]:
+        """One whole lookup, ``f(key, size)`` or ``f(size)``: for a site whose search is not shared."""
+        rates = self.column("lookup", column) if mode in ("bracket", "progressive") else ()
+        return lookup_site(self.index(grouped), mode, rates, self.column(mode, column), grouped)
+
+
+def band_index(bands: FlatBands, grouped: bool) -> Callable[..., int]:
+    """``index(key, size)`` when ``grouped``, else ``index(size)``: the flat position of size's band."""
+    lowers, uppers, spans, lower_inclusive = bands
+    bisect_left, bisect_right = bisect.bisect_left, bisect.bisect_right
+
+    def outside(size: object) -> TierError:
+        return TierError(f"size {size} is outside the table's bands")
+
+    def span(key: str) -> tuple[int, int]:
+        try:
+            return spans[key]
+        except KeyError:
+            raise TierError(f"the table has no tiers for `{key}`") from None
+
+    if lower_inclusive:  # from <= size < to
+        if grouped:
+
+            def index_keyed(key: str, size: Decimal) -> int:
+                try:
+                    lo, hi = spans[key]
+                except KeyError:
+                    raise TierError(f"the table has no tiers for `{key}`") from None
+                i = bisect_right(lowers, size, lo, hi) - 1
+                if i < lo or size >= uppers[i]:
+                    raise outside(size)
+                return i
+
+            return index_keyed
+        lo0, hi0 = spans.get("", (0, 0))
+
+        def index(size: Decimal) -> int:
+            i = bisect_right(lowers, size, lo0, hi0) - 1
+            if i < lo0 or size >= uppers[i]:
+                raise outside(size)
+            return i
+
+        return index
+
+    # from < size <= to; the first band includes its lower edge (a size of 0 is in tier 1)
+    def index_in(lo: int, hi: int, size: Decimal) -> int:
+        first = lowers[lo]
+        if size == first:
+            return lo
+        i = bisect_left(uppers, size, lo, hi)
+        if size < first or i == hi:
+            raise outside(size)
+        return i
+
     if grouped:
-        by_key = {key: make_lookup(mode, {"": t}, column, False) for key, t in tiers.items()}
+        return lambda key, size: index_in(*span(key), size)
+    if "" not in spans:
+        return lambda size: index_in(*span(""), size)
+    lo1, hi1 = spans[""]
+    return lambda size: index_in(lo1, hi1, size)
 
-        def keyed(key: str, size: Decimal) -> Any:
-            return group(by_key, key)(size)  # type: ignore[operator]
 
-        return keyed
-    t = tiers[""]
-    index = t.index
-    if mode == "tier":
-        return lambda size: Decimal(index(size) + 1)
-    assert column is not None
-    vals = t.values[column]
-    cums = t.cums.get(column, ())
+def lookup_site(
+    index: Callable[..., int], mode: str, rates: tuple[Any, ...], values: tuple[Any, ...], grouped: bool
+) -> Callable[..., Any]:
+    """A whole lookup of ``mode`` over ``index``: ``values`` is its column (``rates`` too for bracket)."""
     if mode in ("bracket", "progressive"):
-        ncums = tuple(c.copy_negate() for c in cums)
-        return lambda size: size.fma(vals[(i := index(size))], ncums[i])
+        fma = Decimal.fma
+        if grouped:
+            return lambda key, size: fma(size, rates[i := index(key, size)], values[i])
+        return lambda size: fma(size, rates[i := index(size)], values[i])
     if mode == "step":
-        return lambda size: size * vals[index(size)]
-    if mode == "lookup":
-        return lambda size: vals[index(size)]
-    return lambda size: cums[index(size)]
+        if grouped:
+            return lambda key, size: size * values[index(key, size)]
+        return lambda size: size * values[index(size)]
+    if grouped:
+        return lambda key, size: values[index(key, size)]
+    return lambda size: values[index(size)]

@@ -29,7 +29,7 @@ INJECTION = '"); import os; os.system("x")'
 TRICKY = 'it\'s "quoted" \\ back\nslash'
 
 #: what generated code may name besides Python keywords: the namer's names, its helpers, the allowed builtins
-NAMER = re.compile(r"_(?:[a-z]+\d+|ZERO|Decimal|empty|scalars|collections|params)")
+NAMER = re.compile(r"_(?:[a-z]+\d+|ZERO|Decimal|empty|fma|scalars|collections|params)")
 GENERATED = {
     "evaluate",
     "enumerate",

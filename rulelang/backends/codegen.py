@@ -13,26 +13,36 @@ from __future__ import annotations
 import ast
 import itertools
 import linecache
+import marshal
 import sys
-from collections.abc import Callable
+import types
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
-from rulelang import ir, runtime, solver
+from rulelang import ir, runtime
 from rulelang.values import known
 
 
 class _Gen:
     def __init__(self, ruleset: ir.Ruleset) -> None:
         self.rs = ruleset
-        self.ns: dict[str, Any] = {
-            "_ZERO": runtime.ZERO,
-            "_Decimal": Decimal,
-            "_empty": runtime.empty,
-            "_known": known,
-        }
+        self.ns: dict[str, Any] = _helpers()
+        # how to make each namespace entry again without the IR (see CompiledFunction.artifact)
+        self.recipes: dict[str, Recipe] = {}
+        self.cacheable = True  # a solve's probe needs the IR: not restorable
         self.counter = itertools.count()
-        self.tables = {t.name: runtime.table_tiers(t) for t in ruleset.tables}
+        self.tables = {t.name: runtime.FlatTiers(runtime.table_tiers(t)) for t in ruleset.tables}
+        # namespace names of each table's index functions and columns, made once per ruleset
+        self.table_names: dict[tuple[object, ...], str] = {}
+        # Shared band searches. Where a lookup is evaluated whenever the definition is (not under
+        # an `if`, the right side of `and`/`or`, or inside an aggregate), its search becomes a
+        # statement before the definition, ``_g = _ix(key, size)``, and every such lookup of the
+        # same table, key and size in the same scope (the function, or one loop's body) reads
+        # its columns at ``_g``. ``hoist`` collects those statements (None: no hoisting here).
+        self.hoist: list[ast.stmt] | None = None
+        self.searches: dict[str, tuple[str, ast.expr]] = {}
+        self.guarded = 0
         scalars = [i for i in ruleset.inputs if i.fields is None]
         colls = [i for i in ruleset.inputs if i.fields is not None]
         self.scalar_var = {i.name: f"_s{n}" for n, i in enumerate(scalars)}
@@ -53,8 +63,12 @@ class _Gen:
             return ast.Constant(value)
         assert isinstance(value, (Decimal, str)), value
         name = self.fresh("_k")
-        self.ns[name] = value
+        self.put(name, value, ("value", value))
         return _name(name)
+
+    def put(self, name: str, value: object, recipe: Recipe) -> None:
+        self.ns[name] = value
+        self.recipes[name] = recipe
 
     # ------------------------------------------------------------ expressions
     def expr(self, e: ir.Expr) -> ast.expr:
@@ -85,11 +99,13 @@ class _Gen:
                 return ast.Compare(self.expr(e.left), [_CMP[e.op]()], [self.expr(e.right)])
             case ir.Logic():
                 op2 = ast.And() if e.op == "and" else ast.Or()
-                return ast.BoolOp(op2, [self.expr(e.left), self.expr(e.right)])
+                left = self.expr(e.left)
+                return ast.BoolOp(op2, [left, self.guarded_expr(e.right)])
             case ir.Not():
                 return ast.UnaryOp(ast.Not(), self.expr(e.operand))
             case ir.Cond():
-                return ast.IfExp(self.expr(e.cond), self.expr(e.then), self.expr(e.otherwise))
+                cond = self.expr(e.cond)
+                return ast.IfExp(cond, self.guarded_expr(e.then), self.guarded_expr(e.otherwise))
             case ir.Func():
                 if e.name == "known":
                     return _call("_known", [self.expr(e.args[0])])
@@ -97,14 +113,15 @@ class _Gen:
             case ir.Solve():
                 fn = self.fresh("_sv")
                 self.ns[fn] = _compiled_solver(self.rs, e)
+                self.cacheable = False
                 record = _name(self.bindings[e.collection][-1][1]) if e.collection else ast.Constant(None)
-                tick = self.expr(e.tick) if e.tick is not None else ast.Constant(None)
+                tick = self.guarded_expr(e.tick) if e.tick is not None else ast.Constant(None)
                 args = [_name("_scalars"), _name("_collections"), _name("_params"), record, tick]
                 return ast.Call(_name(fn), args, [])
             case ir.Round():
                 exp = self.const(Decimal(1).scaleb(-e.places))
                 mode = self.fresh("_m")
-                self.ns[mode] = runtime.ROUNDING[e.mode]
+                self.put(mode, runtime.ROUNDING[e.mode], ("value", runtime.ROUNDING[e.mode]))
                 return ast.Call(
                     ast.Attribute(self.expr(e.operand), "quantize", ast.Load()),
                     [exp],
@@ -113,11 +130,61 @@ class _Gen:
             case ir.Aggregate():
                 return self.aggregate(e)
             case ir.Lookup():
-                fn = self.fresh("_lk")
-                self.ns[fn] = runtime.make_lookup(e.mode, self.tables[e.table], e.column, e.group is not None)
-                args = ([self.expr(e.group)] if e.group is not None else []) + [self.expr(e.size)]
-                return ast.Call(_name(fn), args, [])
+                return self.lookup(e)
         raise AssertionError(e)
+
+    def guarded_expr(self, e: ir.Expr) -> ast.expr:
+        """An expression evaluated only sometimes: its lookups search on their own."""
+        self.guarded += 1
+        try:
+            return self.expr(e)
+        finally:
+            self.guarded -= 1
+
+    def table_name(self, prefix: str, key: tuple[object, ...], make: Callable[[], tuple[object, Recipe]]) -> str:
+        name = self.table_names.get(key)
+        if name is None:
+            name = self.table_names[key] = self.fresh(prefix)
+            self.put(name, *make())
+        return name
+
+    def lookup(self, e: ir.Lookup) -> ast.expr:
+        flat, grouped = self.tables[e.table], e.group is not None
+        args = ([self.expr(e.group)] if e.group is not None else []) + [self.expr(e.size)]
+        if self.hoist is None or self.guarded:
+            fn = self.fresh("_lk")
+            rates = flat.column("lookup", e.column) if e.mode in ("bracket", "progressive") else ()
+            recipe: Recipe = ("lookup", flat.bands, grouped, e.mode, rates, flat.column(e.mode, e.column))
+            self.put(fn, _made(recipe), recipe)
+            return ast.Call(_name(fn), args, [])
+        # the search as a statement before the definition, shared with the same search in this scope
+        memo = ast.dump(ast.Tuple(args, ast.Load()))
+        found = self.searches.get(f"{e.table}\0{memo}")
+        if found is None:
+            if not isinstance(args[-1], ast.Name):
+                size_var = self.fresh("_z")
+                self.hoist.append(ast.Assign([_name(size_var, ast.Store())], args[-1]))
+                args[-1] = _name(size_var)
+            recipe = ("index", flat.bands, grouped)
+            index = self.table_name("_ix", (e.table, grouped), lambda: (_made(recipe), recipe))
+            found = (self.fresh("_g"), args[-1])
+            self.hoist.append(ast.Assign([_name(found[0], ast.Store())], ast.Call(_name(index), args, [])))
+            self.searches[f"{e.table}\0{memo}"] = found
+        position, size = found
+
+        def at(mode: str) -> ast.expr:
+            def make() -> tuple[object, Recipe]:
+                values = flat.column(mode, e.column)
+                return values, ("value", values)
+
+            column = self.table_name("_tc", (e.table, mode, e.column), make)
+            return ast.Subscript(_name(column), _name(position), ast.Load())
+
+        if e.mode in ("bracket", "progressive"):
+            return ast.Call(_name("_fma"), [size, at("lookup"), at(e.mode)], [])
+        if e.mode == "step":
+            return ast.BinOp(size, ast.Mult(), at("lookup"))
+        return at(e.mode)
 
     def aggregate(self, e: ir.Aggregate) -> ast.expr:
         f = e.func
@@ -131,17 +198,15 @@ class _Gen:
             return self.finish(e, column)
         rec, idx = self.fresh("_q"), self.fresh("_j")
         self.bindings.setdefault(e.collection, []).append((rec, idx))
+        self.guarded += 1  # per record, in the comprehension's own scope
         try:
             body = self.expr(e.body) if e.body is not None else ast.Constant(1)
             conds = [self.expr(e.where)] if e.where is not None else []
         finally:
+            self.guarded -= 1
             self.bindings[e.collection].pop()
-        gen = ast.comprehension(
-            target=ast.Tuple([_name(idx, ast.Store()), _name(rec, ast.Store())], ast.Store()),
-            iter=_call("enumerate", [_name(self.coll_var[e.collection])]),
-            ifs=conds,
-            is_async=0,
-        )
+        target, iterable = _records(rec, idx, self.coll_var[e.collection], [body, *conds])
+        gen = ast.comprehension(target=target, iter=iterable, ifs=conds, is_async=0)
         return self.finish(e, ast.ListComp(body, [gen]))
 
     def finish(self, e: ir.Aggregate, items: ast.expr) -> ast.expr:
@@ -154,7 +219,7 @@ class _Gen:
         if f in ("any", "all"):
             return _call(f, [items])
         tmp = self.fresh("_t")
-        fallback = self.expr(e.default) if e.default is not None else _call("_empty", [])
+        fallback = self.guarded_expr(e.default) if e.default is not None else _call("_empty", [])
         return ast.IfExp(ast.NamedExpr(_name(tmp, ast.Store()), items), _call(f, [_name(tmp)]), fallback)
 
     # ------------------------------------------------------------ statements
@@ -176,9 +241,11 @@ class _Gen:
         for coll, group_defs in _loops(defs):
             if coll is None:
                 for d in group_defs:
-                    body.append(ast.Assign([_name(self.def_var[d.qualname], ast.Store())], self.expr(d.expr)))
+                    body.extend(self.definition(d, self.def_var[d.qualname]))
                 continue
+            searches, self.searches = self.searches, {}  # a loop's searches are its own
             body.extend(self.record_loop(coll, group_defs))
+            self.searches = searches
         levels: list[ast.expr] = []
         for lad in self.rs.ladders:
             var = self.fresh("_l")
@@ -219,7 +286,7 @@ class _Gen:
         try:
             for d in defs:
                 local = self.fresh("_x")
-                loop_body.append(ast.Assign([_name(local, ast.Store())], self.expr(d.expr)))
+                loop_body.extend(self.definition(d, local))
                 loop_body.append(
                     ast.Expr(
                         ast.Call(
@@ -234,15 +301,18 @@ class _Gen:
             self.bindings[coll].pop()
             for d in defs:
                 self.loop_locals.pop(d.qualname, None)
-        stmts.append(
-            ast.For(
-                target=ast.Tuple([_name(idx, ast.Store()), _name(rec, ast.Store())], ast.Store()),
-                iter=_call("enumerate", [_name(self.coll_var[coll])]),
-                body=loop_body,
-                orelse=[],
-            )
-        )
+        target, iterable = _records(rec, idx, self.coll_var[coll], loop_body)
+        stmts.append(ast.For(target=target, iter=iterable, body=loop_body, orelse=[]))
         return stmts
+
+    def definition(self, d: ir.Definition, var: str) -> list[ast.stmt]:
+        """``var = <d's expression>``, after the band searches it shares (see ``hoist``)."""
+        self.hoist = []
+        try:
+            value = self.expr(d.expr)
+            return [*self.hoist, ast.Assign([_name(var, ast.Store())], value)]
+        finally:
+            self.hoist = None
 
     def ladder(self, lad: ir.Ladder, var: str) -> ast.stmt:
         stmt: ast.stmt = ast.Assign([_name(var, ast.Store())], ast.Constant(len(lad.rungs) - 1))
@@ -283,6 +353,14 @@ _CMP: dict[str, type[ast.cmpop]] = {
 }
 
 
+def _records(rec: str, idx: str, coll: str, uses: Sequence[ast.AST]) -> tuple[ast.expr, ast.expr]:
+    """Loop target and iterable over the records of ``coll``: with their index only if ``uses`` read it."""
+    if any(isinstance(n, ast.Name) and n.id == idx for u in uses for n in ast.walk(u)):
+        target = ast.Tuple([_name(idx, ast.Store()), _name(rec, ast.Store())], ast.Store())
+        return target, _call("enumerate", [_name(coll)])
+    return _name(rec, ast.Store()), _name(coll)
+
+
 def _name(name: str, ctx: ast.expr_context | None = None) -> ast.Name:
     return ast.Name(name, ctx or ast.Load())
 
@@ -293,34 +371,100 @@ def _call(func: str, args: list[ast.expr]) -> ast.Call:
 
 _compiled_count = itertools.count()
 
+#: How to make one namespace entry of compiled code: ``("value", v)``; ``("index", bands,
+#: grouped)`` for :func:`runtime.band_index`; ``("lookup", bands, grouped, mode, rates, values)``
+#: for :func:`runtime.lookup_site`. Plain data, so that a cache can store it.
+Recipe = tuple[Any, ...]
+
+#: What :meth:`CompiledFunction.restore` needs: the source, the marshalled code, the recipes.
+Artifact = tuple[str, bytes, dict[str, Recipe]]
+
+_BUILTINS = {
+    "sum": sum,
+    "len": len,
+    "min": min,
+    "max": max,
+    "abs": abs,
+    "any": any,
+    "all": all,
+    "enumerate": enumerate,
+}
+
+
+def _helpers() -> dict[str, Any]:
+    """The namespace entries every compiled function has."""
+    return {
+        "_ZERO": runtime.ZERO,
+        "_Decimal": Decimal,
+        "_empty": runtime.empty,
+        "_known": known,
+        "_fma": Decimal.fma,
+    }
+
+
+def _made(recipe: Recipe) -> object:
+    kind = recipe[0]
+    if kind == "value":
+        return recipe[1]
+    if kind == "index":
+        return runtime.band_index(recipe[1], recipe[2])
+    if kind == "lookup":
+        _, bands, grouped, mode, rates, values = recipe
+        return runtime.lookup_site(runtime.band_index(bands, grouped), mode, rates, values, grouped)
+    raise ValueError(f"unknown recipe {kind!r}")
+
+
+def _renamed(code: types.CodeType, filename: str) -> types.CodeType:
+    consts = tuple(_renamed(c, filename) if isinstance(c, types.CodeType) else c for c in code.co_consts)
+    return code.replace(co_filename=filename, co_consts=consts)
+
 
 class CompiledFunction:
-    """The generated ``evaluate`` with its source (for ``dump``) and namespace."""
+    """The generated ``evaluate`` with its source (for ``dump``) and namespace.
+
+    ``artifact`` (None for a ruleset with a solve) is the function as plain data: a cache
+    stores it and :meth:`restore` makes the same function again without the IR or code
+    generation.
+    """
+
+    source: str
+    artifact: Artifact | None
+    evaluate: Callable[[tuple[Any, ...], tuple[Any, ...], tuple[Any, ...]], Any]
 
     def __init__(self, ruleset: ir.Ruleset) -> None:
         gen = _Gen(ruleset)
         module = gen.function()
-        self.source = ast.unparse(module)
+        source = ast.unparse(module)
         filename = f"<rulelang {ruleset.header.name} #{next(_compiled_count)}>"
         code = compile(module, filename, "exec")
-        linecache.cache[filename] = (len(self.source), None, self.source.splitlines(True), filename)
-        namespace = dict(gen.ns)
-        namespace["__builtins__"] = {
-            "sum": sum,
-            "len": len,
-            "min": min,
-            "max": max,
-            "abs": abs,
-            "any": any,
-            "all": all,
-            "enumerate": enumerate,
-        }
+        self._define(source, code, gen.ns)
+        self.artifact = (source, marshal.dumps(code), gen.recipes) if gen.cacheable else None
+
+    @classmethod
+    def restore(cls, name: str, artifact: Artifact) -> CompiledFunction:
+        """The function ``artifact`` was made from (of the ruleset called ``name``)."""
+        source, code, recipes = artifact
+        self = cls.__new__(cls)
+        namespace = _helpers()
+        namespace.update((k, _made(r)) for k, r in recipes.items())
+        filename = f"<rulelang {name} #{next(_compiled_count)}>"
+        self._define(source, _renamed(marshal.loads(code), filename), namespace)
+        self.artifact = artifact
+        return self
+
+    def _define(self, source: str, code: types.CodeType, namespace: dict[str, Any]) -> None:
+        self.source = source
+        filename = code.co_filename
+        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+        namespace["__builtins__"] = dict(_BUILTINS)
         exec(code, namespace)
-        self.evaluate: Callable[[tuple[Any, ...], tuple[Any, ...], tuple[Any, ...]], Any] = namespace["evaluate"]
+        self.evaluate = namespace["evaluate"]
 
 
 def _compiled_solver(rs: ir.Ruleset, e: ir.Solve) -> Callable[..., Any]:
     """The function compiled code calls for a solve: it probes a compiled copy of the condition."""
+    from rulelang import solver  # only rulesets with a solve need it
+
     probe = solver.probe_program(rs, e)
     compiled = CompiledFunction(probe.program)
     defs = probe.program.definitions
