@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import pathlib
+import subprocess
 import textwrap
 
 from rulelang import ir
@@ -51,3 +54,18 @@ def where(d: Diagnostic) -> tuple[int, int]:
     """The 1-based ``(line, column)`` of a diagnostic."""
     assert d.span is not None
     return d.span.line, d.span.column
+
+
+def git(repo: pathlib.Path, *args: str) -> str:
+    """Run git in ``repo`` as a fixed author, ignoring the machine's git configuration; return its output."""
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "Risk",
+        "GIT_AUTHOR_EMAIL": "risk@example.com",
+        "GIT_COMMITTER_NAME": "Risk",
+        "GIT_COMMITTER_EMAIL": "risk@example.com",
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_CONFIG_SYSTEM": os.devnull,
+    }
+    done = subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True, env=env)
+    return done.stdout

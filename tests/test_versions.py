@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import shutil
-import subprocess
 from decimal import Decimal
 from pathlib import Path
 
@@ -15,6 +13,7 @@ import pytest
 from rulelang import versions
 from rulelang.cli import main
 from rulelang.errors import RulesetError
+from tests.helpers import git
 
 ROOT = Path(__file__).resolve().parent.parent
 MM = ROOT / "rulesets" / "binance" / "maintenance_margin"
@@ -139,19 +138,6 @@ def test_an_effective_date_must_be_a_calendar_date(tmp_path: Path) -> None:
 
 
 # ----------------------------------------------------------------- git
-
-
-def git(repo: Path, *args: str) -> str:
-    env = {
-        **os.environ,
-        "GIT_AUTHOR_NAME": "Risk",
-        "GIT_AUTHOR_EMAIL": "risk@example.com",
-        "GIT_COMMITTER_NAME": "Risk",
-        "GIT_COMMITTER_EMAIL": "risk@example.com",
-        "GIT_CONFIG_GLOBAL": os.devnull,
-        "GIT_CONFIG_SYSTEM": os.devnull,
-    }
-    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True, env=env).stdout
 
 
 @pytest.fixture

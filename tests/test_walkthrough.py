@@ -9,10 +9,8 @@ from __future__ import annotations
 import csv
 import decimal
 import json
-import os
 import re
 import shutil
-import subprocess
 from collections import Counter
 from decimal import Decimal
 from pathlib import Path
@@ -21,24 +19,12 @@ import pytest
 
 from benchmarks import handwritten as hw
 from rulelang.cli import main
+from tests.helpers import git
 
 ROOT = Path(__file__).resolve().parent.parent
 ROW = "| BTCUSDT | 600_000       | 3_000_000     | 0.65% | 75x          |"
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
-
-
-def git(repo: Path, *args: str) -> None:
-    env = {
-        **os.environ,
-        "GIT_AUTHOR_NAME": "Risk",
-        "GIT_AUTHOR_EMAIL": "risk@example.com",
-        "GIT_COMMITTER_NAME": "Risk",
-        "GIT_COMMITTER_EMAIL": "risk@example.com",
-        "GIT_CONFIG_GLOBAL": os.devnull,
-        "GIT_CONFIG_SYSTEM": os.devnull,
-    }
-    subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, env=env)
 
 
 @pytest.fixture(scope="module")
