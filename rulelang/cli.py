@@ -103,6 +103,13 @@ def cmd_check(args: argparse.Namespace) -> int:
         _print_diagnostics(diags, args.format == "json")
         n_err += sum(d.is_error for d in diags)
         n_warn += sum(not d.is_error for d in diags)
+    from rulelang import versions
+
+    histories = versions.history_diagnostics(files)
+    if histories:
+        _print_diagnostics(histories, args.format == "json")
+        n_err += len(histories)
+        status = FAILURE
     if args.format != "json":
         print(f"checked {len(files)} file(s): {n_err} error(s), {n_warn} warning(s)", file=sys.stderr)
     return status

@@ -41,7 +41,7 @@ import attrs
 
 from rulelang.check import check_file
 from rulelang.check.loader import DISK, Disk, Files
-from rulelang.errors import RulelangError
+from rulelang.errors import Diagnostic, RulelangError
 from rulelang.source import Source
 
 if TYPE_CHECKING:
@@ -437,3 +437,55 @@ def _at_revision(reference: str, path: str, rev: str, as_of: dt.date | None) -> 
     if v is None:
         raise VersionError(f"{here}: not a ruleset file (no `ruleset` header)")
     return v
+
+
+# ----------------------------------------------------------------- checking a folder of versions
+
+
+def history_diagnostics(paths: Sequence[str]) -> list[Diagnostic]:
+    """What is wrong with the histories among ``paths`` (rule files on disk): files of one folder that
+    declare the same ruleset are its versions, so each needs an effective date (RL0211) and no two
+    may share one (RL0212). `rulelang check` reports them with the files' other diagnostics."""
+    from rulelang import nodes
+    from rulelang.syntax import parse_source
+
+    groups: dict[tuple[str, str], list[tuple[str, nodes.Header]]] = {}
+    for path in paths:
+        source = DISK.read(path)
+        if not _HEADER.search(source.text):
+            continue
+        parsed, _ = parse_source(source)
+        header = next((d for d in parsed.decls if isinstance(d, nodes.Header)), None)
+        if header is not None:
+            key = (os.path.dirname(os.path.abspath(path)), header.name)
+            groups.setdefault(key, []).append((path, header))
+    out: list[Diagnostic] = []
+    for (_, name), members in groups.items():
+        if len(members) < 2:
+            continue
+        others = ", ".join(os.path.basename(p) for p, _ in members)
+        first_on: dict[str, str] = {}
+        for path, h in sorted(members, key=lambda m: m[0]):
+            if h.effective is None:
+                out.append(
+                    Diagnostic(
+                        code="RL0211",
+                        message=f"`{name}` has several versions in this folder ({others}), and this one has no "
+                        "effective date",
+                        span=h.name_span,
+                        hint="add `effective YYYY-MM-DD` to the header: the day this version takes effect",
+                    )
+                )
+            elif h.effective in first_on:
+                out.append(
+                    Diagnostic(
+                        code="RL0212",
+                        message=f"{first_on[h.effective]} is also `{name}` effective {h.effective}: "
+                        "two versions cannot take effect on the same day",
+                        span=h.effective_span or h.name_span,
+                        hint="give the later version its own date, or merge the two files",
+                    )
+                )
+            else:
+                first_on[h.effective] = os.path.basename(path)
+    return out

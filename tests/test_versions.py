@@ -298,3 +298,22 @@ def test_the_rulebook_links_the_versions_of_a_ruleset() -> None:
     assert "[2022.02](binance_maintenance_margin-2022-02-05.md) (effective 2022-02-05) · **2024.10**" in new
     zh = docs.build([str(MM)], "html", "zh").files["binance_maintenance_margin-2024-10-24.html"].decode()
     assert "本规则集的各版本：" in zh and 'href="binance_maintenance_margin-2022-02-05.html"' in zh
+
+
+def test_check_reports_a_broken_history(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", str(folder)]) == 0
+    capsys.readouterr()
+    (folder / "d.rules").write_text(ruleset("mm", "2024-06-01", "4%"))
+    (folder / "e.rules").write_text(ruleset("mm", None, "5%"))
+    assert main(["check", str(folder), "--format", "json"]) == 1
+    found = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(d["code"], Path(d["file"]).name, d["line"], d["column"]) for d in found] == [
+        # d.rules line 3 `    effective 2024-06-01`: the date at column 15
+        ("RL0212", "d.rules", 3, 15),
+        # e.rules has no effective line: at the ruleset's name
+        ("RL0211", "e.rules", 1, 9),
+    ]
+    assert (
+        found[0]["message"]
+        == "b.rules is also `mm` effective 2024-06-01: two versions cannot take effect on the same day"
+    )
