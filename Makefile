@@ -17,6 +17,10 @@ demo: $(STAMP)
 	$(VENV)/bin/rulelang test rulesets/
 	$(VENV)/bin/rulelang eval rulesets/okx/tiered_margin.rules --input examples/tiered_margin_accounts.jsonl --format table
 	$(VENV)/bin/rulelang explain rulesets/okx/tiered_margin.rules --input examples/position_120_btc.json --value maintenance_margin_btc
+	mkdir -p build/demo
+	$(VENV)/bin/rulelang eval rulesets/bench/account.rules --input examples/book/accounts.jsonl --output build/demo/results.parquet --backend columnar
+	$(VENV)/bin/rulelang diff rulesets/bench/account.rules rulesets/bench/account.rules --accounts examples/book/accounts.jsonl --new-param warning_line=160% --top 3
+	$(VENV)/bin/rulelang versions rulesets/binance/maintenance_margin/
 
 test: $(STAMP)
 	$(PY) -m pytest -q -m "not slow"

@@ -219,6 +219,10 @@ def _eval_to_file(rs: api.Ruleset, params: dict[str, Any], args: argparse.Namesp
     fmt = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet", ".pq": "parquet"}.get(ext)
     if fmt is None:
         raise _Usage(f"--output {args.output}: write .jsonl, .csv or .parquet (the format follows the extension)")
+    for flag, path in (("--output", args.output), ("--rejects", args.rejects)):
+        folder = os.path.dirname(path or "") or "."
+        if path and not os.path.isdir(folder):
+            raise _Usage(f"{flag} {path}: the folder {folder} does not exist")
     head = ""
     if _is_parquet(args):
         if not os.path.isfile(args.input):

@@ -424,3 +424,14 @@ def test_python_dash_m(tmp_path: pathlib.Path) -> None:
     assert lines[0]["maintenance_margin"] == "385000"
     assert lines[1]["error"] == [{"field": "position_btc", "message": "must be >= 0, got -1"}]
     assert "<stdin>:2: position_btc: must be >= 0, got -1" in proc.stderr
+
+
+def test_an_output_in_a_missing_folder_is_a_usage_error(tmp_path: pathlib.Path, capsys: Capsys) -> None:
+    book = tmp_path / "book.jsonl"
+    book.write_text('{"position_btc": "1", "position_usdt": "1"}\n')
+    missing = tmp_path / "nope" / "r.jsonl"
+    assert main(["eval", TIERED, "-i", str(book), "-o", str(missing)]) == 2
+    assert f"--output {missing}: the folder {missing.parent} does not exist" in capsys.readouterr().err
+    assert main(["eval", TIERED, "-i", str(book), "-o", str(tmp_path / "r.jsonl"), "--rejects", str(missing)]) == 2
+    assert f"--rejects {missing}: the folder {missing.parent} does not exist" in capsys.readouterr().err
+    assert not missing.parent.exists() and not (tmp_path / "r.jsonl").exists()
