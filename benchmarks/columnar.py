@@ -274,7 +274,13 @@ def _time(fn: Callable[[], object], min_time: float, rounds: int) -> list[float]
 
 
 def measure(
-    rs: Ruleset, sizes: list[int], seed: int, rounds: int, min_time: float, say: Callable[[str], None]
+    rs: Ruleset,
+    sizes: list[int],
+    seed: int,
+    rounds: int,
+    min_time: float,
+    say: Callable[[str], None],
+    check: bool = True,
 ) -> dict[str, Any]:
     """Time the batch (both CPUs and one) and hand-written NumPy on books of each size; check agreement."""
     results: dict[str, Any] = {"sizes": [], "agreement": None}
@@ -304,11 +310,13 @@ def measure(
                 "spread": (max(secs) - min(secs)) / med,
             }
         results["sizes"].append(row)
-    check = book(min(sizes[0], 2000), seed + 1)
+    if not check:
+        return results
+    sample = book(min(sizes[0], 2000), seed + 1)
     stats = Stats()
-    out = evaluate_batch(rs, check, error_bounds=True, stats=stats)
-    say(f"columnar: comparing {check.num_rows:,} accounts with the exact evaluator ...")
-    results["agreement"] = agreement(rs, check, out, stats)
+    out = evaluate_batch(rs, sample, error_bounds=True, stats=stats)
+    say(f"columnar: comparing {sample.num_rows:,} accounts with the exact evaluator ...")
+    results["agreement"] = agreement(rs, sample, out, stats)
     return results
 
 
@@ -459,10 +467,57 @@ def engines(n: int, seed: int) -> dict[str, float]:
     return out
 
 
-if __name__ == "__main__":
-    import sys
+def main(argv: list[str] | None = None) -> None:
+    """``python -m benchmarks.columnar``: the batch against hand-written NumPy, printed only.
 
-    if "--engines" in sys.argv:
+    Writes no result file (``python -m benchmarks --large`` writes the report).
+    """
+    import argparse
+    import os
+
+    from rulelang.api import load
+
+    p = argparse.ArgumentParser(prog="python -m benchmarks.columnar", description=main.__doc__.split("\n\n")[0])
+    p.add_argument("--sizes", default="1000,100000,1000000", help="books to time, in accounts (comma-separated)")
+    p.add_argument("--rounds", type=int, default=5, help="interleaved timing rounds (default 5)")
+    p.add_argument("--min-time", type=float, default=0.3, help="seconds each timed sample lasts at least")
+    p.add_argument("--seed", type=int, default=20241024, help="seed of the generated books")
+    p.add_argument("--no-check", action="store_true", help="skip the comparison with the exact evaluator")
+    p.add_argument("--source", action="store_true", help="print the generated code the batch runs, and stop")
+    p.add_argument("--engines", action="store_true", help="time Polars and DuckDB on 1,000,000 accounts instead")
+    args = p.parse_args(argv)
+    if args.engines:
         size = 1_000_000
-        for engine, secs in engines(size, 20241024).items():
+        for engine, secs in engines(size, args.seed).items():
             print(f"{engine}: {secs * 1000:,.0f} ms for {size:,} accounts ({size / secs:,.0f} accounts/s)")
+        return
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    rs = load(os.path.join(root, "rulesets", "bench", "account.rules"))
+    if args.source:
+        from rulelang.columnar import layout, plan_for
+
+        plan = plan_for(rs)
+        assert not isinstance(plan, Exception), plan
+        table = book(1000, args.seed)
+        batch = layout.read(rs.ir, table)
+        sig = plan.batch_signature(batch, plan.param_values(rs.params(None, None)), False, False)
+        print(plan.source(sig))
+        return
+    sizes = [int(x) for x in args.sizes.split(",") if x]
+    results = measure(rs, sizes, args.seed, args.rounds, args.min_time, print, check=not args.no_check)
+    for row in results["sizes"]:
+        for name, t in row["timings"].items():
+            print(
+                f"{row['accounts']:>9,} {name:<22} {t['accounts_per_second']:>12,.0f}/s "
+                f"{t['median_seconds'] * 1000:9.1f} ms {t['speedup_vs_handwritten']:6.2f}x  spread {t['spread']:.0%}"
+            )
+    if results["agreement"] is not None:
+        a = results["agreement"]
+        print(
+            f"exact evaluator on {a['accounts']:,} accounts: {a['level_mismatches']} level mismatches, "
+            f"{a['amounts_outside_bound']} amounts outside their bound, {a['exact_accounts']} re-evaluated"
+        )
+
+
+if __name__ == "__main__":
+    main()

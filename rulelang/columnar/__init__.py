@@ -13,9 +13,10 @@ Levels, tier numbers, bools and texts are exactly those of
 :meth:`rulelang.Ruleset.evaluate`: every account whose decision the float
 computation cannot vouch for is evaluated exactly. Numbers are float64 within
 the bound documented in ``docs/performance.md``. The pipeline, one module each:
-``layout`` (table → exploded arrays), ``plan`` (IR → closures over NumPy,
-with ``bounds``, ``tables``, ``segments`` and ``ranges``), ``chunks`` (slices
-and input checks), ``evaluate`` (threads, exact re-evaluation) and ``output``.
+``layout`` (table → exploded arrays), ``plan`` and ``codegen`` (IR → one
+generated function of NumPy calls per ruleset, with ``bounds``, ``tables``,
+``segments`` and ``ranges``), ``chunks`` (slices and input checks),
+``evaluate`` (a forked worker, exact re-evaluation) and ``output``.
 Needs the ``batch`` extra: ``pip install 'rulelang[batch]'``.
 """
 

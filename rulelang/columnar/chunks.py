@@ -84,14 +84,17 @@ def unreadable(v: npt.NDArray[np.float64], bound: ir.Bound | None, k: float, lim
     if not len(v):
         return None
     small, large = 10.0**-limit, 10.0**limit
-    nonneg = bound is not None and bound.op in (">", ">=") and bound.bound >= 0
-    a = v if nonneg else np.abs(v)
-    low, high = a.min(), a.max()  # NaN makes both comparisons below fail
-    inside = bool(low >= small and high <= large)
+    low, high = float(np.minimum.reduce(v)), float(np.maximum.reduce(v))  # NaN fails every comparison below
+    # the range of |v|: without a |v| array when v does not cross 0 (the common case: two passes)
+    inside = (low >= small and high <= large) or (-high >= small and -low <= large)
+    if not inside and low < 0 < high:
+        a = np.abs(v)
+        inside = bool(a.min() >= small and a.max() <= large)
     b = float(bound.bound) if bound is not None else 0.0
-    if inside and (bound is None or _bound_holds_everywhere(bound, b, v)):
+    if inside and (bound is None or _holds_everywhere(bound, low, high)):
         return None
     with np.errstate(invalid="ignore"):
+        a = np.abs(v)
         ok = ((a >= small) & (a <= large)) | (v == 0)
         if bound is not None:
             held = _OPS[bound.op](v, b)
@@ -103,10 +106,12 @@ def unreadable(v: npt.NDArray[np.float64], bound: ir.Bound | None, k: float, lim
     return bad if bad.any() else None
 
 
-def _bound_holds_everywhere(bound: ir.Bound, b: float, v: npt.NDArray[np.float64]) -> bool:
-    if bound.bound == 0 and bound.op in (">", ">="):
-        return bool(_OPS[bound.op](v.min(), 0.0))
-    return False
+def _holds_everywhere(bound: ir.Bound, low: float, high: float) -> bool:
+    """Whether a bound of 0 holds for every value between ``low`` and ``high``."""
+    if bound.bound != 0:
+        return False
+    holds = {">": low > 0, ">=": low >= 0, "<": high < 0, "<=": high <= 0}
+    return holds.get(bound.op, False)
 
 
 _OPS = {

@@ -7,8 +7,8 @@ per-record definition as a list column; an ``error`` column holds the
 message of an account the exact evaluator rejects (its values are null).
 
 1. :mod:`~rulelang.columnar.layout` reads the table into exploded arrays.
-2. Chunks of accounts run through the :class:`~rulelang.columnar.plan.Plan`,
-   on as many threads as there are usable CPUs (NumPy releases the GIL).
+2. Chunks of accounts run through the :class:`~rulelang.columnar.plan.Plan`'s
+   generated function; a large book is split with a forked worker per extra CPU.
 3. Every flagged account (a decision within the float's error bound, an
    input the plan cannot read, a possible evaluation error) is evaluated by
    the exact compiled evaluator, and its results replace the plan's.
@@ -16,11 +16,11 @@ message of an account the exact evaluator rejects (its values are null).
 
 from __future__ import annotations
 
-import contextlib
 import os
 import pickle
+import threading
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import attrs
@@ -32,13 +32,13 @@ from rulelang.api import Ruleset
 from rulelang.columnar import layout
 from rulelang.columnar.chunks import make_chunk
 from rulelang.columnar.output import Columns, _zeros, build, shared
-from rulelang.columnar.plan import Plan, Unsupported, Value, const_value
+from rulelang.columnar.plan import Plan, Unsupported
 from rulelang.errors import EvaluationError, InputError
 
 #: accounts per chunk: small enough that a chunk's temporaries stay in the CPU cache
 CHUNK = 8192
 #: below this many accounts a batch runs in one process: a fork costs more than it saves
-FORK_FROM = 20_000
+FORK_FROM = 200_000
 
 _plans: weakref.WeakKeyDictionary[Ruleset, Plan | Unsupported] = weakref.WeakKeyDictionary()
 
@@ -117,41 +117,91 @@ def _vectorised(
 ) -> npt.NDArray[np.bool_]:
     """Run the plan over every chunk; return the accounts to evaluate exactly.
 
-    With several workers, the chunks are split into contiguous parts and every
-    part but the last runs in a forked child process: NumPy's ``searchsorted``
-    and ``reduceat`` hold the GIL, so threads do not scale, while a fork shares
-    the batch for free (copy-on-write) and writes into the output's shared
-    memory. A worker that fails has its part run again here.
+    With several workers, ``workers - 1`` forked child processes and this one take
+    chunks from a common queue (a pipe holding every chunk's start) until it is
+    empty: threads did not scale (several NumPy calls hold the GIL), while a fork
+    shares the batch for free (copy-on-write) and writes into the output's shared
+    memory. A busy CPU then costs a fork, not half the book:
+    a worker that gets little CPU takes few chunks. The chunks of a worker that
+    fails are run again here.
     """
-    pvalues: dict[str, Value] = {}
-    for name, v in params.items():
-        with contextlib.suppress(Unsupported):  # a parameter with no value: plans read none
-            pvalues[name] = const_value(v)
+    pvalues = plan.param_values(params)
     redo = shared(batch.n, np.bool_) if workers > 1 else np.zeros(batch.n, dtype=np.bool_)
     starts = list(range(0, batch.n, max(1, chunk_size)))
+    records = bool(cols.records)
+    error_bounds = any(s.bound is not None for s in (*cols.globals.values(), *cols.records.values()))
+    sig = plan.batch_signature(batch, pvalues, records, error_bounds)
+    plan.generated(sig)  # made once, before any worker is forked
 
-    def run(part: list[int]) -> None:
+    def run(part: Iterable[int]) -> list[int]:
+        done = []
         for start in part:
             stop = min(start + chunk_size, batch.n)
             chunk = make_chunk(plan, batch, start, stop, pvalues)
-            out = plan.run(chunk)
+            out = plan.run(chunk, signature=sig)
             cols.store(out, start, stop, batch, chunk)
             redo[start:stop] = out.flags
+            done.append(start)
+        return done
 
-    parts = [starts[i * len(starts) // workers : (i + 1) * len(starts) // workers] for i in range(workers)]
-    children = [(_fork(run, cols, part), part) for part in parts[:-1] if part]
-    run(parts[-1])
-    for (pid, reader), part in children:
-        deferred = _collect(pid, reader)
-        if deferred is None:
-            run(part)  # the worker failed: do its part here
-        else:
+    if workers == 1:
+        run(starts)
+        return redo
+    queue = _queue(starts)
+    if queue is None:  # the chunks do not fit in a pipe: fixed, contiguous parts
+        parts: list[Iterable[int]] = [
+            starts[i * len(starts) // workers : (i + 1) * len(starts) // workers] for i in range(workers)
+        ]
+    else:
+        parts = [_claimed(queue) for _ in range(workers)]
+    children = [_fork(run, cols, part) for part in parts[:-1]]
+    done = set(run(parts[-1]))
+    for pid, reader in children:
+        report = _collect(pid, reader)
+        if report is not None:
+            deferred, theirs = report
             cols.translate(deferred)
-    return np.array(redo, dtype=np.bool_)
+            done.update(theirs)
+    if queue is not None:
+        os.close(queue)
+    run(s for s in starts if s not in done)  # what a failed worker took
+    return np.array(redo, dtype=np.bool_)  # out of the shared memory
 
 
-def _fork(run: Callable[[list[int]], None], cols: Columns, part: list[int]) -> tuple[int, int]:
-    """Run ``part`` in a child process; return its pid and the pipe it reports its text dictionaries on."""
+_ITEM = 8  # bytes per chunk start in the queue
+
+
+def _queue(starts: list[int]) -> int | None:
+    """A pipe holding every start, closed for writing (its reader sees the end), or None if they do not fit."""
+    data = b"".join(s.to_bytes(_ITEM, "little") for s in starts)
+    reader, writer = os.pipe()
+    try:
+        if len(data) > 65536:  # the default capacity of a Linux pipe
+            import fcntl  # POSIX only, as fork is
+
+            fcntl.fcntl(writer, fcntl.F_SETPIPE_SZ, len(data))  # Linux only: elsewhere, AttributeError
+        os.set_blocking(writer, False)
+        written = os.write(writer, data) if data else 0
+    except (OSError, AttributeError):
+        written = -1
+    os.close(writer)
+    if written != len(data):
+        os.close(reader)
+        return None
+    return reader
+
+
+def _claimed(queue: int) -> Iterator[int]:
+    """Starts taken from the queue, one at a time (a pipe read of 8 bytes is never split between readers)."""
+    while True:
+        got = os.read(queue, _ITEM)
+        if len(got) < _ITEM:
+            return
+        yield int.from_bytes(got, "little")
+
+
+def _fork(run: Callable[[Iterable[int]], list[int]], cols: Columns, part: Iterable[int]) -> tuple[int, int]:
+    """Run ``part`` in a child process; return its pid and the pipe it reports on (text dictionaries, chunks done)."""
     reader, writer = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: compute, report, and leave without running the parent's clean-up
@@ -159,9 +209,9 @@ def _fork(run: Callable[[list[int]], None], cols: Columns, part: list[int]) -> t
         try:
             os.close(reader)
             cols.deferred = []
-            run(part)
+            done = run(part)
             with os.fdopen(writer, "wb") as fh:
-                pickle.dump(cols.deferred, fh)
+                pickle.dump((cols.deferred, done), fh)
             status = 0
         finally:
             os._exit(status)
@@ -169,13 +219,22 @@ def _fork(run: Callable[[list[int]], None], cols: Columns, part: list[int]) -> t
     return pid, reader
 
 
-def _collect(pid: int, reader: int) -> list[Any] | None:
+def _collect(pid: int, reader: int) -> tuple[list[Any], list[int]] | None:
+    """A worker's report (text dictionaries to translate, chunks done), or None if it failed.
+
+    The report is complete only when the worker has finished its part (it writes
+    nothing otherwise): then its exit is awaited on a thread, because tearing down
+    a copy of a large process takes a while (20 ms for 800 MiB) that nothing needs
+    to wait for.
+    """
     with os.fdopen(reader, "rb") as fh:
         data = fh.read()
-    _, status = os.waitpid(pid, 0)
-    if status != 0 or not data:
+    try:
+        got: tuple[list[Any], list[int]] = pickle.loads(data)
+    except Exception:  # no report, or a truncated one: the worker failed
+        os.waitpid(pid, 0)
         return None
-    got: list[Any] = pickle.loads(data)
+    threading.Thread(target=os.waitpid, args=(pid, 0), daemon=True).start()
     return got
 
 

@@ -145,7 +145,8 @@ def _is_list_of_records(t: pa.DataType) -> bool:
 def _collection(decl: ir.InputDecl, lists: pa.Array) -> Collection:
     offsets = np.asarray(lists.offsets.to_numpy(zero_copy_only=False), dtype=np.int64)
     first, last = int(offsets[0]), int(offsets[-1])
-    offsets = offsets - first
+    if first:
+        offsets = offsets - first
     records = lists.values.slice(first, last - first)
     count = last - first
     bad: BoolArray | None = None
@@ -199,7 +200,9 @@ def _numbers(arr: pa.Array | None, default: ir.Value | None, has_default: bool, 
         t = arr.type
     k = 1.0
     bad: BoolArray | None = None
-    if pa.types.is_floating(t) or pa.types.is_integer(t):
+    if pa.types.is_float64(t):
+        values = np.asarray(arr.to_numpy(zero_copy_only=False), dtype=np.float64)
+    elif pa.types.is_floating(t) or pa.types.is_integer(t):
         values = np.asarray(arr.cast(pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64)
     elif pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_decimal(t):
         k = 2.0
@@ -277,8 +280,8 @@ def _categories(
     elif not (pa.types.is_string(arr.type.value_type) or pa.types.is_large_string(arr.type.value_type)):
         return Column("cat", np.zeros(n, dtype=np.int32), allowed or ("",), bad=np.ones(n, dtype=np.bool_))
     words: list[str] = arr.dictionary.to_pylist()
-    indices = np.asarray(arr.indices.fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64)
     nulls = _nulls(arr.indices)
+    indices = (arr.indices.fill_null(0) if nulls is not None else arr.indices).to_numpy(zero_copy_only=False)
     bad: BoolArray | None = None
     if allowed is not None:
         dictionary = allowed
@@ -286,7 +289,12 @@ def _categories(
     else:
         dictionary = tuple(words) + ((fill,) if fill not in words else ())
         remap = np.arange(max(len(words), 1), dtype=np.int32)
-    codes = remap[indices] if len(words) else np.zeros(len(indices), dtype=np.int32)
+    if not len(words):
+        codes = np.zeros(len(indices), dtype=np.int32)
+    elif remap.tolist() == list(range(len(remap))):
+        codes = indices.astype(np.int32)  # the dictionary's own order: the indices are the codes
+    else:
+        codes = np.take(remap, indices.astype(np.intp), mode="clip")
     if nulls is not None:
         if has_default:
             codes = np.where(nulls, dictionary.index(fill) if fill in dictionary else 0, codes).astype(np.int32)

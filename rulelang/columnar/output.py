@@ -189,10 +189,13 @@ def build(cols: Columns, rs: ir.Ruleset, batch: Batch, kind: str, error_column: 
             )
     if error_column in arrays:
         raise ValueError(f"the error column `{error_column}` would hide a result of that name: pick another")
-    errors = [None] * cols.n
-    for row, message in cols.errors.items():
-        errors[row] = message  # type: ignore[call-overload]
-    arrays[error_column] = pa.array(errors, type=pa.string())
+    if cols.errors:
+        errors = [None] * cols.n
+        for row, message in cols.errors.items():
+            errors[row] = message  # type: ignore[call-overload]
+        arrays[error_column] = pa.array(errors, type=pa.string())
+    else:
+        arrays[error_column] = pa.nulls(cols.n, pa.string())
     table = pa.table(arrays)
     if kind == "pandas":
         return table.to_pandas()

@@ -10,37 +10,44 @@ from __future__ import annotations
 
 from typing import Any
 
-import attrs
 import numpy as np
 import numpy.typing as npt
 
 
-@attrs.define
 class Segments:
     """The records of one collection within a chunk of accounts."""
 
-    offsets: npt.NDArray[np.int64]  # n + 1, starting at 0
-    counts: npt.NDArray[np.int64]
-    starts: npt.NDArray[np.int64]  # safe for reduceat: empty segments clipped into range
-    empty: npt.NDArray[np.bool_] | None  # None: no account has no records
-    owner: npt.NDArray[np.intp]  # per record: its account within the chunk
-    longest: int
+    __slots__ = ("_empty", "_longest", "counts", "offsets", "owner")
+
+    def __init__(
+        self, offsets: npt.NDArray[np.int64], counts: npt.NDArray[np.int64], owner: npt.NDArray[np.intp]
+    ) -> None:
+        self.offsets = offsets  # n + 1, starting at 0
+        self.counts = counts
+        self.owner = owner  # per record: its account within the chunk
+        self._longest = -1
+        self._empty: npt.NDArray[np.bool_] | bool | None = False  # False: not computed yet
 
     @classmethod
     def of(cls, offsets: npt.NDArray[np.int64]) -> Segments:
-        counts = np.diff(offsets)
-        total = int(offsets[-1])
-        empty = counts == 0
-        starts = np.minimum(offsets[:-1], max(total - 1, 0))
-        owner = np.repeat(np.arange(len(counts), dtype=np.intp), counts)
-        return cls(
-            offsets=offsets,
-            counts=counts,
-            starts=starts,
-            empty=empty if empty.any() else None,
-            owner=owner,
-            longest=int(counts.max()) if len(counts) else 0,
-        )
+        counts = offsets[1:] - offsets[:-1]
+        owner = np.arange(len(counts), dtype=np.intp).repeat(counts)
+        return cls(offsets, counts, owner)
+
+    @property
+    def longest(self) -> int:
+        """The most records of an account."""
+        if self._longest < 0:
+            self._longest = int(self.counts.max()) if len(self.counts) else 0
+        return self._longest
+
+    @property
+    def empty(self) -> npt.NDArray[np.bool_] | None:
+        """The accounts without records (None: there are none)."""
+        if self._empty is False:
+            empty = self.counts == 0
+            self._empty = empty if empty.any() else None
+        return self._empty  # type: ignore[return-value]
 
     @property
     def n(self) -> int:
@@ -51,13 +58,19 @@ class Segments:
         return int(self.offsets[-1])
 
     def reduce(self, ufunc: Any, values: Any, identity: Any, dtype: Any = np.float64) -> Any:
-        """``ufunc`` over each account's records; ``identity`` for an account without any."""
+        """``ufunc`` over each account's records; ``identity`` for an account without any.
+
+        ``reduceat`` runs from each start to the next one, so it is given the starts of
+        the accounts that have records only (an empty account's start is its successor's).
+        """
         if self.records == 0:
             return np.full(self.n, identity, dtype=dtype)
         values = np.broadcast_to(values, (self.records,)) if np.ndim(values) == 0 else values
-        out = ufunc.reduceat(values, self.starts)
-        if self.empty is not None:
-            out[self.empty] = identity
+        if self.empty is None:
+            return ufunc.reduceat(values, self.offsets[:-1])
+        held = ~self.empty
+        out = np.full(self.n, identity, dtype=dtype)
+        out[held] = ufunc.reduceat(values, self.offsets[:-1][held])
         return out
 
     def total(self, values: Any) -> Any:

@@ -5,7 +5,9 @@ band of every key in one array, each key's bands preceded by a *sentinel*
 band that no size is ever decided into, and per band the closed float
 interval ``[lo, hi]`` of floats that lie in it exactly (inclusive or not, as
 the table says). :meth:`FlatTable.search` finds a candidate band with one
-``searchsorted``; :meth:`FlatTable.decided` then says, row by row, whether a
+``searchsorted`` (the generated plan uses the faster bucket index of
+:func:`rulelang.columnar.codegen.buckets` where a table has one, and this
+search otherwise); :meth:`FlatTable.decided` then says, row by row, whether a
 size with a given error bound certainly lies in that band. A wrong candidate
 (a truncated key, a size on an edge) is never decided, so rows the search
 gets wrong go to the exact evaluator with the rows near an edge.
