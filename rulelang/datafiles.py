@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import os
 import sys
@@ -55,29 +56,41 @@ def detect_format(path: str, head: str) -> str:
 
 
 def read_accounts(path: str, fmt: str | None = None) -> Iterator[tuple[str, Any]]:
-    """Yield ``(name, account)`` pairs; an unreadable line is yielded as ``(name, DataFileError)``."""
+    """Yield ``(name, account)`` pairs; an unreadable line is yielded as ``(name, DataFileError)``.
+
+    JSON Lines and CSV are read a line at a time, from a file, a pipe or stdin
+    alike, so memory stays flat however long the book; a JSON document (an
+    object or an array) is read whole.
+    """
     if path == "-":
-        # read(0) would give nothing to detect the format from; stdin cannot be rewound, so read it all
-        text = sys.stdin.read()
-        yield from _read(io.StringIO(text), "<stdin>", fmt or detect_format("", text))
+        yield from _read(sys.stdin, "<stdin>", fmt, "")
         return
     try:
         fh = open(path, encoding="utf-8", newline="")  # noqa: SIM115 - closed below
     except OSError as err:
         raise DataFileError(f"{path}: cannot open: {err.strerror}") from None
-    with fh:
-        if not fh.seekable():  # a pipe, e.g. the shell's <(...)
-            text = fh.read()
-            yield from _read(io.StringIO(text, newline=None), path, fmt or detect_format(path, text))
-            return
-        head = fh.read(4096)
-        fh.seek(0)
-        yield from _read(fh, path, fmt or detect_format(path, head))
+    with fh:  # a file, or a pipe such as the shell's <(...): read as it comes, never rewound
+        yield from _read(fh, path, fmt, path)
 
 
-def _read(fh: TextIO, path: str, fmt: str) -> Iterator[tuple[str, Any]]:
+def _head(fh: TextIO) -> str:
+    """The start of ``fh`` to detect its format from: 4 KiB, to the end of a line, and two lines at least."""
+    head = fh.read(4096)
+    head += fh.readline()  # the rest of a line cut by the 4 KiB (or nothing, at the end)
+    while head and sum(1 for ln in head.splitlines() if ln.strip()) < 2:
+        line = fh.readline()
+        if not line:
+            break
+        head += line
+    return head
+
+
+def _read(fh: TextIO, path: str, fmt: str | None, name_for_format: str) -> Iterator[tuple[str, Any]]:
+    head = _head(fh)
+    fmt = fmt or detect_format(name_for_format, head)
     if fmt == "jsonl":
-        for lineno, line in enumerate(fh, start=1):
+        lines = itertools.chain(io.StringIO(head, newline=""), fh)  # the head, then the rest as it comes
+        for lineno, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
             try:
@@ -86,12 +99,12 @@ def _read(fh: TextIO, path: str, fmt: str) -> Iterator[tuple[str, Any]]:
                 yield f"{path}:{lineno}", DataFileError(f"not valid JSON: {err}", raw=line.rstrip("\r\n"))
         return
     if fmt == "csv":
-        reader = csv.DictReader(fh)
+        reader = csv.DictReader(itertools.chain(io.StringIO(head, newline=""), fh))
         for n, row in enumerate(reader, start=2):
             yield f"{path}:{n}", {k: _csv_cell(v) for k, v in row.items() if k is not None and v != ""}
         return
     try:
-        data = _loads(fh.read())
+        data = _loads(head + fh.read())
     except ValueError as err:
         raise DataFileError(f"{path}: not valid JSON: {err}") from None
     if isinstance(data, list):

@@ -52,10 +52,8 @@ def parquet_accounts(path: str, batch_size: int = 8192) -> Iterator[tuple[str, A
     An account is named by its row, ``book.parquet[7]`` (from 0); a null is a
     value the account does not give (its default, if any).
     """
-    import pyarrow.parquet as pq  # type: ignore[import-untyped]
-
     row = 0
-    for rb in pq.ParquetFile(path).iter_batches(batch_size=batch_size):
+    for rb in open_parquet(path).iter_batches(batch_size=batch_size):
         for account in rb.to_pylist():
             yield f"{path}[{row}]", _present(account)
             row += 1
@@ -63,19 +61,36 @@ def parquet_accounts(path: str, batch_size: int = 8192) -> Iterator[tuple[str, A
 
 def parquet_rows(path: str) -> int:
     """How many accounts a Parquet file holds (from its footer)."""
-    import pyarrow.parquet as pq
+    return int(open_parquet(path).metadata.num_rows)
 
-    return int(pq.ParquetFile(path).metadata.num_rows)
+
+#: bytes read from a Parquet file at a time, per column, when decoding it
+READ_BUFFER = 1 << 20
+
+
+def open_parquet(path: str) -> Any:
+    """A ``pyarrow.parquet.ParquetFile`` to stream from: its memory does not grow with the file.
+
+    ``pre_buffer=False``: with pyarrow's default (True), ``iter_batches`` reads
+    the file in coalesced ranges of up to 32 MiB and keeps every range it has
+    read until the reader is gone, so a run over a whole book ends up holding
+    most of the (compressed) file: +75 MiB per million accounts of the
+    benchmark book. ``buffer_size``: without it a column chunk is read whole,
+    so a book written as one row group would be held whole. Neither costs time
+    on a local file (measured in ``docs/performance.md``).
+    """
+    import pyarrow.parquet as pq  # type: ignore[import-untyped]
+
+    return pq.ParquetFile(path, pre_buffer=False, buffer_size=READ_BUFFER)
 
 
 def _parquet_chunks(path: str, size: int) -> Iterator[Chunk]:
-    import pyarrow.parquet as pq
-
     first = 0
-    for rb in pq.ParquetFile(path).iter_batches(batch_size=size):
+    for rb in open_parquet(path).iter_batches(batch_size=size):
         names = _Names(path, first, rb.num_rows)
         first += rb.num_rows
         yield names, pa.Table.from_batches([rb]), []
+        del rb, names  # not held while the next batch is read
 
 
 class _Names(Sequence[str]):
@@ -309,6 +324,7 @@ def run(
     with AtomicFile(output, binary=True) as out, AtomicFile(rejects) as bad:
         sink = _Sink(out, fmt, schema)
         exact_rows: list[dict[str, Any]] = []
+        pool = pa.default_memory_pool()
 
         def reject(name: str, data: Any, err: Exception) -> None:
             nonlocal rejected
@@ -334,21 +350,18 @@ def run(
                 _parquet_chunks(path, chunk) if in_fmt == "parquet" else _text_chunks(rs, path, in_fmt, chunk, aside)
             )
             for names, table, originals in chunks:
-                result = evaluate_batch(rs, table, params)
-                errors = result.column("error")
-                ok = pc.is_null(errors).combine_chunks()
-                sink.write(_results(rs.ir, names, result, ok, schema))
-                failed = pc.indices_nonzero(pc.invert(ok)).to_pylist()
-                for i in failed:
-                    data = originals[i] if originals else _present(table.slice(i, 1).to_pylist()[0])
-                    reject(names[i], data, _why(rs, names[i], data, params, errors[i].as_py()))
-                read += table.num_rows
-                written += table.num_rows - len(failed)
+                n = table.num_rows
+                failed = _chunk(rs, names, table, originals, params, sink, schema, reject)
+                # nothing of this chunk outlives it: not while the next one is read, nor in the pool
+                del names, table, originals
+                read += n
+                written += n - failed
                 if exact_rows:
                     sink.write(pa.Table.from_pylist(exact_rows, schema=schema))
                     exact_rows.clear()
+                pool.release_unused()  # mimalloc keeps the chunk's freed pages otherwise: 35 MiB more at the peak
                 if tick is not None:
-                    tick(table.num_rows)
+                    tick(n)
             if exact_rows:
                 sink.write(pa.Table.from_pylist(exact_rows, schema=schema))
         finally:
@@ -356,6 +369,28 @@ def run(
     if not rejected:
         os.unlink(rejects)
     return Summary(read=read, written=written, rejected=rejected, output=output, rejects=rejects)
+
+
+def _chunk(
+    rs: Ruleset,
+    names: Sequence[str],
+    table: pa.Table,
+    originals: list[Any],
+    params: Mapping[str, ir.Value],
+    sink: _Sink,
+    schema: pa.Schema,
+    reject: Callable[[str, Any, Exception], None],
+) -> int:
+    """Evaluate one chunk into ``sink``, its rejected accounts into ``reject``; return how many were rejected."""
+    result = evaluate_batch(rs, table, params)
+    errors = result.column("error")
+    ok = pc.is_null(errors).combine_chunks()
+    sink.write(_results(rs.ir, names, result, ok, schema))
+    failed = pc.indices_nonzero(pc.invert(ok)).to_pylist()
+    for i in failed:
+        data = originals[i] if originals else _present(table.slice(i, 1).to_pylist()[0])
+        reject(names[i], data, _why(rs, names[i], data, params, errors[i].as_py()))
+    return len(failed)
 
 
 def _why(rs: Ruleset, name: str, data: Any, params: Mapping[str, ir.Value], message: str) -> Exception:
