@@ -230,7 +230,13 @@ def _eval_to_file(rs: api.Ruleset, params: dict[str, Any], args: argparse.Namesp
     elif args.input != "-":
         try:
             with open(args.input, encoding="utf-8") as fh:
-                head = fh.read(4096)
+                # two whole lines tell JSON Lines from JSON, however long an account's line is
+                lines: list[str] = []
+                for line in fh:
+                    lines.append(line)
+                    if sum(bool(x.strip()) for x in lines) >= 2:
+                        break
+                head = "".join(lines)
         except OSError as err:
             raise _Usage(f"{args.input}: cannot open: {err.strerror}") from None
     in_fmt = "parquet" if _is_parquet(args) else args.input_format or detect_format(args.input, head)

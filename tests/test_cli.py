@@ -435,3 +435,16 @@ def test_an_output_in_a_missing_folder_is_a_usage_error(tmp_path: pathlib.Path, 
     assert main(["eval", TIERED, "-i", str(book), "-o", str(tmp_path / "r.jsonl"), "--rejects", str(missing)]) == 2
     assert f"--rejects {missing}: the folder {missing.parent} does not exist" in capsys.readouterr().err
     assert not missing.parent.exists() and not (tmp_path / "r.jsonl").exists()
+
+
+def test_a_book_without_extension_with_long_lines_is_read_as_json_lines(tmp_path: pathlib.Path, capsys: Capsys) -> None:
+    # one account per line, each line longer than 4 KiB (a long unused key): JSON Lines, not one JSON document
+    pad = "x" * 5000
+    book = tmp_path / "book"
+    book.write_text(
+        f'{{"position_btc": "1", "position_usdt": "1", "note": "{pad}"}}\n'
+        f'{{"position_btc": "2", "position_usdt": "1", "note": "{pad}"}}\n'
+    )
+    out = tmp_path / "r.jsonl"
+    assert main(["eval", TIERED, "-i", str(book), "-o", str(out), "-q", "--backend", "columnar"]) == 0
+    assert len(out.read_text().splitlines()) == 2

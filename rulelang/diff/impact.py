@@ -44,30 +44,18 @@ def read_book(path: str, fmt: str | None = None) -> Iterator[tuple[str, Any]]:
 
 
 def _read_parquet(path: str) -> Iterator[tuple[str, Any]]:
+    """The book's rows as the batch reads them (:func:`rulelang.columnar.stream.parquet_accounts`:
+    one record batch in memory at a time, rows named ``book.parquet[7]``); a float is read
+    through its shortest text by the validator, as a JSON reader would see it."""
     try:
-        import pyarrow.parquet as pq  # type: ignore[import-untyped]  # pyarrow ships no type hints
-    except ImportError:  # pragma: no cover - pyarrow is the `batch` extra
+        from rulelang.columnar.stream import open_parquet, parquet_accounts
+    except ImportError:  # pragma: no cover - pyarrow and NumPy are the `batch` extra
         raise DataFileError(f"{path}: reading Parquet needs pyarrow (pip install rulelang[batch])") from None
     try:
-        book = pq.ParquetFile(path)
+        open_parquet(path)
     except (OSError, ValueError) as err:
         raise DataFileError(f"{path}: cannot read Parquet: {err}") from None
-    n = 0
-    for batch in book.iter_batches(batch_size=4096):
-        for row in batch.to_pylist():
-            yield f"{path}[{n}]", _exact(row)
-            n += 1
-
-
-def _exact(v: Any) -> Any:
-    """Parquet floats through their shortest text (as a JSON reader would see them), never as binary."""
-    if isinstance(v, float):
-        return Decimal(repr(v))
-    if isinstance(v, dict):
-        return {k: _exact(x) for k, x in v.items() if x is not None}
-    if isinstance(v, list):
-        return [_exact(x) for x in v]
-    return v
+    yield from parquet_accounts(path)
 
 
 # ----------------------------------------------------------------- the result
