@@ -32,8 +32,10 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check rulelang tests
 	$(VENV)/bin/mypy
 
+# Timings (results/latest.md) and peak memory of streaming up to 10 million accounts (results/memory.md).
 bench: $(STAMP)
-	$(PY) -m benchmarks
+	$(PY) -m benchmarks --large
+	$(PY) -m benchmarks.memory --accounts 200000 1000000 5000000 10000000
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

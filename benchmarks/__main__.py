@@ -41,10 +41,11 @@ RESULTS = os.path.join("benchmarks", "results")
 BASELINE = "hand-written Decimal"
 COMPILED = "compiled evaluator"
 
-#: the issue's targets: compiled time per account within 1.3× of the hand-written Decimal code,
-#: a 500 × 10 ruleset parsed, checked and compiled in under a second, and loaded from the
+#: the issues' targets: the compiled evaluator at least as fast as the hand-written Decimal code
+#: (time per account at most 1.0× of it; the language issue asked for 1.3×, the batch issue for
+#: 1.0×), a 500 × 10 ruleset parsed, checked and compiled in under a second, and loaded from the
 #: persistent cache in under 50 ms
-RATIO_LIMIT = 1.3
+RATIO_LIMIT = 1.0
 LOAD_LIMIT = 1.0
 CACHED_LIMIT = 0.05
 
