@@ -304,3 +304,18 @@ def test_unsupported_constructs_fall_back_to_the_exact_evaluator() -> None:
     assert stats.reason is not None and "solve" in stats.reason
     assert stats.exact == 1
     assert_agrees(rs, accounts[:1], out)
+
+
+def test_the_whole_sample_book_agrees_with_the_exact_evaluator() -> None:
+    """examples/book/accounts.jsonl (10,000 accounts, every level represented), read as the CLI reads
+    it: every level, bool and per-record value of the batch against Ruleset.evaluate, amounts within
+    their stated bounds."""
+    import json
+
+    with open(ROOT / "examples" / "book" / "accounts.jsonl", encoding="utf-8") as fh:
+        accounts = [json.loads(line) for line in fh]
+    assert len(accounts) == 10_000
+    stats = Stats()
+    out = evaluate_batch(BENCH, accounts_table(accounts), records=True, error_bounds=True, stats=stats)
+    assert_agrees(BENCH, accounts, out, records=True)
+    assert sorted(set(out.column("risk_level").to_pylist())) == ["liquidation", "reduce_only", "safe", "warning"]
