@@ -64,7 +64,12 @@ def _args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--no-load", action="store_true", help="skip the load-time benchmark")
     # --- columnar batch (benchmarks/columnar.py) ---
     p.add_argument("--no-batch", action="store_true", help="skip the columnar batch benchmark")
-    p.add_argument("--large", action="store_true", help="time the columnar batch on 1,000,000 accounts too")
+    p.add_argument(
+        "--large",
+        action="store_true",
+        help="time the columnar batch on 1,000,000 accounts too, and the account-by-account "
+        "implementations on 1,000 and 1,000,000",
+    )
     p.add_argument(
         "--quick",
         action="store_true",
@@ -152,6 +157,52 @@ def _cases(rs: Ruleset, accounts: list[dict[str, Any]]) -> list[harness.Case]:
             note="mapping → dataclasses",
         ),
     ]
+
+
+#: the book sizes of the scalar comparison at scale (`--large`), and the accounts generated for it
+SCALE_SIZES = (1_000, 1_000_000)
+SCALE_DISTINCT = 10_000
+
+
+def _scale(rs: Ruleset, seed: int, rounds: int) -> list[dict[str, Any]]:
+    """The account-by-account implementations on books of 1,000 and 1,000,000 accounts.
+
+    The million is the 10,000 generated accounts repeated (the generator is slower than the
+    evaluators, and each pass evaluates every account afresh). One pass per sample, interleaved.
+    """
+    distinct = generate_accounts(SCALE_DISTINCT, seed)
+    out = []
+    for n in SCALE_SIZES:
+        book = [distinct[k % len(distinct)] for k in range(n)]
+        cases = [
+            harness.Case(COMPILED, _each(rs.evaluate, book), n),
+            harness.Case(BASELINE, _each(handwritten.evaluate_decimal, book), n),
+            harness.Case("hand-written float", _each(handwritten.evaluate_float, book), n),
+        ]
+        _say(f"timing {n:,} accounts one by one, {rounds} interleaved rounds ...")
+        timings = harness.run(cases, rounds, BASELINE, 0.0 if n > 10_000 else 0.3, progress=_say)
+        out.append({"accounts": n, "timings": [t.to_json() for t in timings]})
+    return out
+
+
+def _scale_markdown(scale: list[dict[str, Any]]) -> str:
+    lines = [
+        "## Account by account at 1,000 and 1,000,000 accounts",
+        "",
+        "The same implementations as above on books of 1,000 and 1,000,000 accounts "
+        f"({SCALE_DISTINCT:,} generated accounts, repeated), one pass per sample, interleaved rounds; "
+        "the batch and hand-written NumPy at these sizes are in the next section.",
+        "",
+        "| accounts | implementation | accounts/s | µs/account | × hand-written Decimal |",
+        "|---:|---|---:|---:|---:|",
+    ]
+    for size in scale:
+        for t in size["timings"]:
+            lines.append(
+                f"| {size['accounts']:,} | {t['name']} | {t['items_per_second']:,.0f} | "
+                f"{t['microseconds_per_item']:.1f} | {t['ratio_to_baseline']:.2f}× |"
+            )
+    return "\n".join(lines) + "\n"
 
 
 def _split(timings: list[harness.Timing]) -> dict[str, float]:
@@ -266,15 +317,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "met": cached < CACHED_LIMIT,
             }
         )
-    # --- columnar batch (benchmarks/columnar.py): its targets join the table, its section follows the report ---
     batch_section = ""
+    if args.large:
+        results["scale"] = _scale(rs, args.seed, min(args.rounds, 3))
+        batch_section += _scale_markdown(results["scale"]) + "\n"
+    # --- columnar batch (benchmarks/columnar.py): its targets join the table, its section follows the report ---
     if not args.no_batch:
         from benchmarks import columnar
 
         sizes = [1_000] if args.quick else [1_000, 100_000] + ([1_000_000] if args.large else [])
         results["batch"] = columnar.measure(rs, sizes, args.seed, args.rounds, args.min_time, _say)
         targets.extend(columnar.targets(results["batch"]))
-        batch_section = columnar.markdown(results["batch"])
+        batch_section += columnar.markdown(results["batch"])
     # --- end of the columnar batch ---
     results["elapsed_seconds"] = time.perf_counter() - started
     json_path, md_path = report.write(results, args.out, "quick" if args.quick else "latest")
