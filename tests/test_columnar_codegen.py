@@ -361,19 +361,8 @@ def _examples(rs: rulelang.Ruleset) -> list[dict[str, Any]]:
 
 def _run(plan: Plan, batch: Any, sig: Any, fn: Any) -> tuple[Any, ...]:
     chunk = make_chunk(plan, batch, 0, batch.n, plan.param_values(dict(sig.params and {})))
-    args: list[Any] = [chunk.n, chunk.flags]
-    for c in plan.colls:
-        args += [chunk.record_flags[c], chunk.segments[c]]
-    from rulelang.columnar.plan import _arg
-
-    for decl in plan.rs.inputs:
-        if decl.fields is None:
-            _arg(args, chunk.scalars[decl.name])
-        else:
-            for f in decl.fields:
-                _arg(args, chunk.fields[(decl.name, f.name)])
     with np.errstate(all="ignore"):
-        got = fn(*args)
+        got = fn(*plan.arguments(chunk))
     return (*got, chunk.flags, *chunk.record_flags.values())
 
 

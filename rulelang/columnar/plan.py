@@ -211,6 +211,21 @@ class Plan:
         return codegen.Signature(tuple(ks), keys[1], classes, error_bounds, records)
 
     # ------------------------------------------------------------ running
+
+    def arguments(self, chunk: Any) -> list[Any]:
+        """The generated function's arguments for ``chunk``: its size and flags, each collection's
+        record flags and segments, then every input (a field per collection field) in declaration order."""
+        args: list[Any] = [chunk.n, chunk.flags]
+        for c in self.colls:
+            args += [chunk.record_flags[c], chunk.segments[c]]
+        for decl in self.rs.inputs:
+            if decl.fields is None:
+                _arg(args, chunk.scalars[decl.name])
+            else:
+                for f in decl.fields:
+                    _arg(args, chunk.fields[(decl.name, f.name)])
+        return args
+
     def run(
         self,
         chunk: Chunk,
@@ -226,17 +241,8 @@ class Plan:
         ``signature`` (from :meth:`batch_signature`) saves working it out per chunk.
         """
         gen = self.generated(signature if signature is not None else self.signature(chunk, records, error_bounds))
-        args: list[Any] = [chunk.n, chunk.flags]
-        for c in self.colls:
-            args += [chunk.record_flags[c], chunk.segments[c]]
-        for decl in self.rs.inputs:
-            if decl.fields is None:
-                _arg(args, chunk.scalars[decl.name])
-            else:
-                for f in decl.fields:
-                    _arg(args, chunk.fields[(decl.name, f.name)])
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            got = gen.fn(*args)
+            got = gen.fn(*self.arguments(chunk))
         recipe = gen.output
         values = {name: _value(got, how) for name, _, how in recipe.values}
         recs = {key: _value(got, how) for key, _, how in recipe.records}
