@@ -113,10 +113,15 @@ class History:
     where: str  # "folder F", "git history of F", or the single file
 
     def in_force(self, day: dt.date) -> Version:
-        """The version with the latest effective date on or before ``day`` (the newest of equals)."""
+        """The version with the latest effective date on or before ``day`` (the newest of equals).
+
+        A version without an ``effective`` line counts as in force from the beginning: a file that
+        never had one, or the commits before a date was first written into it.
+        """
         best: Version | None = None
         for v in self.versions:  # oldest first: `>=` keeps the newest of equal dates
-            if v.effective is not None and v.effective <= day and (best is None or v.effective >= best.effective):  # type: ignore[operator]
+            since = v.effective or dt.date.min
+            if since <= day and (best is None or since >= (best.effective or dt.date.min)):
                 best = v
         if best is None:
             first = min((v.effective for v in self.versions if v.effective is not None), default=None)

@@ -317,3 +317,25 @@ def test_check_reports_a_broken_history(folder: Path, capsys: pytest.CaptureFixt
         found[0]["message"]
         == "b.rules is also `mm` effective 2024-06-01: two versions cannot take effect on the same day"
     )
+
+
+def test_a_version_without_a_date_is_in_force_from_the_beginning(tmp_path: Path) -> None:
+    (tmp_path / "only.rules").write_text(ruleset("only", None, "1%"))
+    # a folder holding one undated ruleset: that one, on any day
+    assert versions.resolve(str(tmp_path)).name == "only"
+    assert versions.resolve(str(tmp_path), dt.date(1990, 1, 1)).path == str(tmp_path / "only.rules")
+
+
+@needs_git
+def test_commits_before_the_first_effective_line_count_from_the_beginning(tmp_path: Path) -> None:
+    r = tmp_path / "repo"
+    r.mkdir()
+    git(r, "init", "-q", "-b", "main")
+    (r / "mm.rules").write_text(ruleset("mm", None, "1%", "v0"))
+    git(r, "add", ".")
+    git(r, "commit", "-q", "-m", "no date yet")
+    (r / "mm.rules").write_text(ruleset("mm", "2024-06-01", "2%", "v1"))
+    git(r, "commit", "-q", "-am", "dated")
+    hist = versions.history(str(r / "mm.rules"))
+    assert hist.in_force(dt.date(2020, 1, 1)).version == "v0"
+    assert hist.in_force(dt.date(2024, 6, 1)).version == "v1"
