@@ -29,7 +29,8 @@ test-slow: $(STAMP)
 	$(PY) -m pytest -q -m slow
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check rulelang tests
+	$(VENV)/bin/ruff check rulelang tests benchmarks examples
+	$(VENV)/bin/ruff format --check rulelang tests benchmarks examples
 	$(VENV)/bin/mypy
 
 # Timings (results/latest.md) and peak memory of streaming up to 10 million accounts (results/memory.md).
