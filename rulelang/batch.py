@@ -89,6 +89,19 @@ def _cell(value: Any) -> Any:
     return json.dumps(value, ensure_ascii=False) if isinstance(value, dict) else value
 
 
+def evaluate_record(rs: Ruleset, name: str, data: Any, params: Mapping[str, ir.Value]) -> Result:
+    """One account of a book; a line that could not be read (a :class:`DataFileError`) is an
+    :class:`InputError` of the record, so it is reported and rejected like a bad field."""
+    if isinstance(data, DataFileError):
+        raise InputError([("(record)", str(data))], name)
+    return rs.evaluate_account(rs.validate(data, name), params)
+
+
+def write_reject(bad: IO[str], name: str, data: Any, err: Exception) -> None:
+    """One line of the rejects file: the account's name, its row and what is wrong."""
+    bad.write(json.dumps(_reject(name, data, err), ensure_ascii=False, default=json_value) + "\n")
+
+
 def run(
     rs: Ruleset,
     accounts: Iterator[tuple[str, Any]],
@@ -111,12 +124,10 @@ def run(
         for name, data in accounts:
             read += 1
             try:
-                if isinstance(data, DataFileError):
-                    raise InputError([("(record)", str(data))], name)
-                result = rs.evaluate_account(rs.validate(data, name), params)
+                result = evaluate_record(rs, name, data, params)
             except (InputError, EvaluationError) as err:
                 rejected += 1
-                bad.write(json.dumps(_reject(name, data, err), ensure_ascii=False, default=json_value) + "\n")
+                write_reject(bad, name, data, err)
             else:
                 written += 1
                 if parquet is not None:

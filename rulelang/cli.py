@@ -46,13 +46,7 @@ def _print_diagnostics(diags: Sequence[Diagnostic], as_json: bool) -> None:
 
 
 def _imports(args: argparse.Namespace | None) -> dict[str, str]:
-    imports: dict[str, str] = {}
-    for item in getattr(args, "imports", None) or ():
-        if "=" not in item:
-            raise _Usage(f"--import expects NAME=PATH, got {item!r}")
-        name, target = item.split("=", 1)
-        imports[name.strip()] = target.strip()
-    return imports
+    return _pairs(getattr(args, "imports", None), "--import", "NAME=PATH")
 
 
 def _load(path: str, args: argparse.Namespace | None = None) -> api.Ruleset:
@@ -119,14 +113,13 @@ def _params(args: argparse.Namespace) -> dict[str, str]:
     return _pairs(args.param, "--param")
 
 
-def _pairs(items: Sequence[str] | None, flag: str) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for item in items or ():
-        if "=" not in item:
-            raise _Usage(f"{flag} expects NAME=VALUE, got {item!r}")
-        k, v = item.split("=", 1)
-        out[k.strip()] = v.strip()
-    return out
+def _pairs(items: Sequence[str] | None, flag: str, form: str = "NAME=VALUE") -> dict[str, str]:
+    from rulelang.inputs import parse_pairs
+
+    try:
+        return parse_pairs(items, flag, form)
+    except ValueError as err:
+        raise _Usage(str(err)) from None
 
 
 def _diff_params(
@@ -169,7 +162,7 @@ def _is_parquet(args: argparse.Namespace) -> bool:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from rulelang.datafiles import DataFileError
+    from rulelang.batch import evaluate_record
 
     rs = _load_version(args.ruleset, args)
     params = rs.params(_params(args), args.profile)
@@ -181,11 +174,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     rows: list[tuple[str, Any]] = []
     for name, data in _accounts(args):
         try:
-            if isinstance(data, DataFileError):
-                raise InputError([("(record)", str(data))], name)
-            account = rs.validate(data, name)
-            result = rs.evaluate_account(account, params)
-            rows.append((name, result))
+            rows.append((name, evaluate_record(rs, name, data, params)))
         except (InputError, EvaluationError) as err:
             status = USAGE
             print(
@@ -213,7 +202,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def _eval_to_file(rs: api.Ruleset, params: dict[str, Any], args: argparse.Namespace) -> int:
     """Stream a book of accounts into --output, bad ones into the rejects file, with progress on a terminal."""
     from rulelang import batch
-    from rulelang.datafiles import detect_format
+    from rulelang.datafiles import detect_format, read_head
 
     ext = os.path.splitext(args.output)[1].lower()
     fmt = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet", ".pq": "parquet"}.get(ext)
@@ -230,13 +219,7 @@ def _eval_to_file(rs: api.Ruleset, params: dict[str, Any], args: argparse.Namesp
     elif args.input != "-":
         try:
             with open(args.input, encoding="utf-8") as fh:
-                # two whole lines tell JSON Lines from JSON, however long an account's line is
-                lines: list[str] = []
-                for line in fh:
-                    lines.append(line)
-                    if sum(bool(x.strip()) for x in lines) >= 2:
-                        break
-                head = "".join(lines)
+                head = read_head(fh)  # as the readers do: two whole lines tell JSON Lines from JSON
         except OSError as err:
             raise _Usage(f"{args.input}: cannot open: {err.strerror}") from None
     in_fmt = "parquet" if _is_parquet(args) else args.input_format or detect_format(args.input, head)
@@ -346,12 +329,9 @@ def cmd_test(args: argparse.Namespace) -> int:
 
     from rulelang.regress import coverage
     from rulelang.regress.junit import junit_xml
-    from rulelang.regress.runner import Session, discover, parse_imports
+    from rulelang.regress.runner import Session, discover
 
-    try:
-        imports = parse_imports(args.imports)
-    except ValueError as err:
-        raise _Usage(str(err)) from None
+    imports = _imports(args)
     if args.mutate or args.mutate_json:
         return _mutate(args, imports)
     try:

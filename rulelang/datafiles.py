@@ -73,7 +73,7 @@ def read_accounts(path: str, fmt: str | None = None) -> Iterator[tuple[str, Any]
         yield from _read(fh, path, fmt, path)
 
 
-def _head(fh: TextIO) -> str:
+def read_head(fh: TextIO) -> str:
     """The start of ``fh`` to detect its format from: 4 KiB, to the end of a line, and two lines at least."""
     head = fh.read(4096)
     head += fh.readline()  # the rest of a line cut by the 4 KiB (or nothing, at the end)
@@ -86,7 +86,7 @@ def _head(fh: TextIO) -> str:
 
 
 def _read(fh: TextIO, path: str, fmt: str | None, name_for_format: str) -> Iterator[tuple[str, Any]]:
-    head = _head(fh)
+    head = read_head(fh)
     fmt = fmt or detect_format(name_for_format, head)
     if fmt == "jsonl":
         lines = itertools.chain(io.StringIO(head, newline=""), fh)  # the head, then the rest as it comes

@@ -14,7 +14,7 @@ import decimal
 import itertools
 import math
 import operator
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -400,6 +400,18 @@ def _expected(t: Type) -> str:
     if isinstance(t, EnumType):
         return "one of " + ", ".join(t.values)
     return str(t)
+
+
+def parse_pairs(items: Iterable[str] | None, flag: str, form: str = "NAME=VALUE") -> dict[str, str]:
+    """Command-line ``NAME=VALUE`` items (``--param``, ``--import``) as a mapping, spaces around
+    either side dropped; a ValueError names an item without ``=``."""
+    out: dict[str, str] = {}
+    for item in items or ():
+        if "=" not in item:
+            raise ValueError(f"{flag} expects {form}, got {item!r}")
+        name, value = item.split("=", 1)
+        out[name.strip()] = value.strip()
+    return out
 
 
 def parse_param(ruleset: ir.Ruleset, name: str, value: object) -> ir.Value:

@@ -30,11 +30,11 @@ import pyarrow.compute as pc  # type: ignore[import-untyped]
 
 from rulelang import ir
 from rulelang.api import Ruleset
-from rulelang.batch import AtomicFile, Summary, _reject, result_row
+from rulelang.batch import AtomicFile, Summary, evaluate_record, result_row, write_reject
 from rulelang.columnar.evaluate import _present, evaluate_batch
 from rulelang.datafiles import DataFileError, read_accounts
 from rulelang.errors import EvaluationError, InputError
-from rulelang.results import Result, json_value
+from rulelang.results import Result
 from rulelang.types import BoolType, NumType
 
 #: accounts per chunk read from a file: large enough for the vectorised plan, small enough to keep memory flat
@@ -329,16 +329,14 @@ def run(
         def reject(name: str, data: Any, err: Exception) -> None:
             nonlocal rejected
             rejected += 1
-            bad.write(json.dumps(_reject(name, data, err), ensure_ascii=False, default=json_value) + "\n")
+            write_reject(bad, name, data, err)
 
         def aside(name: str, data: Any) -> None:
             """Evaluate one account that fits no table exactly (or reject it)."""
             nonlocal read, written
             read += 1
             try:
-                if isinstance(data, DataFileError):
-                    raise InputError([("(record)", str(data))], name)
-                result = rs.evaluate_account(rs.validate(data, name), params)
+                result = evaluate_record(rs, name, data, params)
             except (InputError, EvaluationError) as err:
                 reject(name, data, err)
             else:

@@ -18,6 +18,7 @@ import attrs
 
 from rulelang import api
 from rulelang.errors import RulesetError
+from rulelang.inputs import parse_pairs
 from rulelang.regress.coverage import Coverage, Report
 from rulelang.regress.scenarios import (
     EXTENSIONS,
@@ -173,10 +174,4 @@ class Session:
 
 def parse_imports(items: Iterable[str] | None) -> dict[str, str]:
     """``--import NAME=PATH`` items as a mapping; raises ValueError naming a malformed item."""
-    out: dict[str, str] = {}
-    for item in items or ():
-        if "=" not in item:
-            raise ValueError(f"--import expects NAME=PATH, got {item!r}")
-        name, target = item.split("=", 1)
-        out[name.strip()] = target.strip()
-    return out
+    return parse_pairs(items, "--import", "NAME=PATH")
