@@ -45,6 +45,7 @@ from rulelang.errors import Diagnostic, RulelangError
 from rulelang.source import Source
 
 if TYPE_CHECKING:
+    from rulelang import nodes
     from rulelang.api import Ruleset
 
 __all__ = ["History", "Version", "VersionError", "history", "resolve"]
@@ -133,17 +134,22 @@ class History:
 # ----------------------------------------------------------------- reading headers
 
 
-def _version_of(
-    source: Source, files: Files = DISK, commit: str | None = None, committed: str | None = None
-) -> Version | None:
-    """The version a rule file declares, or None when it has no `ruleset` header (an imported table)."""
+def _header(source: Source) -> nodes.Header | None:
+    """A rule file's `ruleset` header, or None (an imported table); files without one are not parsed."""
     from rulelang import nodes
     from rulelang.syntax import parse_source
 
     if not _HEADER.search(source.text):
         return None
     parsed, _ = parse_source(source)
-    header = next((d for d in parsed.decls if isinstance(d, nodes.Header)), None)
+    return next((d for d in parsed.decls if isinstance(d, nodes.Header)), None)
+
+
+def _version_of(
+    source: Source, files: Files = DISK, commit: str | None = None, committed: str | None = None
+) -> Version | None:
+    """The version a rule file declares, or None when it has no `ruleset` header (an imported table)."""
+    header = _header(source)
     if header is None:
         return None
     effective = None
@@ -195,6 +201,10 @@ def _disk_names(folder: str) -> list[str]:
 # ----------------------------------------------------------------- git
 
 
+def _git(folder: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["git", "-C", folder, *args], capture_output=True, text=True, check=False)
+
+
 class Repo:
     """A git repository, driven through the `git` command."""
 
@@ -208,13 +218,11 @@ class Repo:
         if shutil.which("git") is None:
             return None
         folder = path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))
-        done = subprocess.run(
-            ["git", "-C", folder, "rev-parse", "--show-toplevel"], capture_output=True, text=True, check=False
-        )
+        done = _git(folder, "rev-parse", "--show-toplevel")
         return cls(done.stdout.strip()) if done.returncode == 0 else None
 
     def git(self, *args: str) -> str:
-        done = subprocess.run(["git", "-C", self.root, *args], capture_output=True, text=True, check=False)
+        done = _git(self.root, *args)
         if done.returncode != 0:
             raise VersionError(f"git {' '.join(args)}: {done.stderr.strip() or 'failed'}")
         return done.stdout
@@ -225,12 +233,7 @@ class Repo:
 
     def commit(self, rev: str) -> tuple[str, str, str]:
         """The full id, short id and commit date of revision ``rev``."""
-        done = subprocess.run(
-            ["git", "-C", self.root, "log", "-1", "--format=%H %h %cI", rev + "^{commit}", "--"],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        done = _git(self.root, "log", "-1", "--format=%H %h %cI", rev + "^{commit}", "--")
         if done.returncode != 0 or not done.stdout.strip():
             raise VersionError(f"{rev!r} is not a git revision of {self.root} (a commit, branch, tag or HEAD~N)")
         full, short, date = done.stdout.split()
@@ -451,16 +454,9 @@ def history_diagnostics(paths: Sequence[str]) -> list[Diagnostic]:
     """What is wrong with the histories among ``paths`` (rule files on disk): files of one folder that
     declare the same ruleset are its versions, so each needs an effective date (RL0211) and no two
     may share one (RL0212). `rulelang check` reports them with the files' other diagnostics."""
-    from rulelang import nodes
-    from rulelang.syntax import parse_source
-
     groups: dict[tuple[str, str], list[tuple[str, nodes.Header]]] = {}
     for path in paths:
-        source = DISK.read(path)
-        if not _HEADER.search(source.text):
-            continue
-        parsed, _ = parse_source(source)
-        header = next((d for d in parsed.decls if isinstance(d, nodes.Header)), None)
+        header = _header(DISK.read(path))
         if header is not None:
             key = (os.path.dirname(os.path.abspath(path)), header.name)
             groups.setdefault(key, []).append((path, header))

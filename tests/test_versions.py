@@ -27,18 +27,19 @@ def ruleset(name: str, effective: str | None, rate: str, version: str = "1", imp
     if effective:
         head += f"    effective {effective}\n"
     body = "\nunits USDT\n\ninput notional: USDT >= 0\n\n"
-    if imports:
-        body += f'import rates "{imports}"\n\n'
-    else:
-        body += f"table rates: USDT\n    bands from <= notional < to\n    | from | to | mmr |\n    |---|---|---|\n    | 0 | 1_000_000 | {rate} |\n\n"
+    body += f'import rates "{imports}"\n\n' if imports else TABLE.format(rate=rate) + "\n"
     return head + body + "let margin: USDT = step(rates.mmr, notional)\n"
 
 
+TABLE = (
+    "table rates: USDT\n    bands from <= notional < to\n"
+    "    | from | to | mmr |\n    |---|---|---|\n    | 0 | 1_000_000 | {rate} |\n"
+)
+
+
 def table(rate: str) -> str:
-    return (
-        "units USDT\n\ntable rates: USDT\n    bands from <= notional < to\n"
-        f"    | from | to | mmr |\n    |---|---|---|\n    | 0 | 1_000_000 | {rate} |\n"
-    )
+    """A table file to import: its units, then the table."""
+    return "units USDT\n\n" + TABLE.format(rate=rate)
 
 
 def margin(v: versions.Version, notional: str = "10000") -> Decimal:
